@@ -1,0 +1,258 @@
+"""The one YAML file that drives every harness command, as typed models.
+
+Loaded and validated once, up front: a typo or an out-of-range value fails
+before any data is read, with an error that names the file, the field and what
+was expected (``ConfigError``). Unknown keys are refused rather than ignored,
+so an option never silently does nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DataKind = Literal["instruction", "chat", "completion", "classification"]
+PiiAction = Literal["redact", "drop", "flag", "ignore"]
+DefectAction = Literal["drop", "flag", "ignore"]
+KeepPolicy = Literal["first", "longest", "quality"]
+
+DEFAULT_PLACEHOLDERS = ["n/a", "na", "none", "<nooutput>", "<no output>", "no output", "nooutput", "null", "-", "..."]
+DEFAULT_NO_INPUT_MARKERS = [
+    "<noinput>", "<no input>", "noinput", "no input", "no input.", "no input required", "no input required.",
+    "n/a", "none", "null", "nil", "-", "<none>", "empty", "not applicable",
+]
+DEFAULT_REFUSAL_PATTERNS = [
+    r"\bas an ai(?: language)? model\b",
+    r"\bas a language model\b",
+    r"\bi(?:'m| am) (?:just )?an ai\b",
+    r"\bi (?:cannot|can't|am unable to|am not able to) (?:browse|access|view|see) (?:the internet|images?|the web|urls?|links?)",
+    r"\bi'm sorry, but i (?:cannot|can't)\b",
+    r"\bi (?:do not|don't) have (?:personal )?(?:opinions|feelings|emotions|access to real-time)",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """One input: a path or glob, relative to the config file's folder."""
+
+    path: str
+    format: Literal["auto", "jsonl", "json", "csv", "parquet"] = "auto"
+
+
+class ChatMapping(_Strict):
+    """How a chat file spells its messages (ShareGPT: conversations/from/value)."""
+
+    messages: str = "messages"
+    role_key: str = "role"
+    content_key: str = "content"
+    role_map: dict[str, str] = Field(
+        default_factory=lambda: {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant"}
+    )
+
+
+class CleanConfig(_Strict):
+    """Text normalisation; each step counts the rows it changed."""
+
+    fix_mojibake: bool = True
+    unescape_html: bool = True
+    nfkc: bool = True
+    remove_control_chars: bool = True
+    normalize_whitespace: bool = True
+    normalize_no_input_markers: bool = True
+    no_input_markers: list[str] = Field(default_factory=lambda: list(DEFAULT_NO_INPUT_MARKERS))
+
+
+class FilterConfig(_Strict):
+    """Row filters. A threshold of ``null`` turns that filter off."""
+
+    min_response_chars: int | None = Field(1, ge=0)
+    max_response_chars: int | None = Field(20_000, ge=1)
+    min_prompt_chars: int | None = Field(1, ge=0)
+    max_prompt_chars: int | None = Field(40_000, ge=1)
+    placeholders: list[str] = Field(default_factory=lambda: list(DEFAULT_PLACEHOLDERS))
+    max_repeated_ngram_ratio: float | None = Field(0.5, gt=0, le=1)
+    repeated_ngram_n: int = Field(3, ge=1, le=20)
+    repetition_min_words: int = Field(20, ge=1, description="shorter responses are too short to judge repetition")
+    refusal_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_REFUSAL_PATTERNS))
+    min_alpha_ratio: float | None = Field(0.25, ge=0, le=1)
+    alpha_min_chars: int = Field(20, ge=1, description="shorter responses (numbers, labels) are not judged")
+    response_equals_prompt: bool = True
+    tokenizer: str | None = Field(None, description="hub id or local path; enables the token-length filter")
+    max_tokens: int | None = Field(None, ge=1, description="prompt + response tokens; needs tokenizer")
+
+    @model_validator(mode="after")
+    def _tokens_need_tokenizer(self) -> FilterConfig:
+        if self.max_tokens is not None and self.tokenizer is None:
+            raise ValueError("max_tokens needs a tokenizer: set filters.tokenizer to a hub id or a local path")
+        for lo, hi in (("min_response_chars", "max_response_chars"), ("min_prompt_chars", "max_prompt_chars")):
+            a, b = getattr(self, lo), getattr(self, hi)
+            if a is not None and b is not None and a > b:
+                raise ValueError(f"{lo} ({a}) is larger than {hi} ({b}): no row could pass")
+        return self
+
+
+class DefectConfig(_Strict):
+    """Known defect classes of generated instruction data (AlpacaDataCleaned's list)."""
+
+    merged_instructions: DefectAction = "drop"
+    needs_external_content: DefectAction = "drop"
+    image_generation: DefectAction = "drop"
+    missing_code: DefectAction = "drop"
+    stray_escapes: DefectAction = "flag"
+
+
+class PiiConfig(_Strict):
+    """What to do with each kind of personal data found in any text field."""
+
+    email: PiiAction = "redact"
+    phone: PiiAction = "redact"
+    credit_card: PiiAction = "drop"
+    ip_address: PiiAction = "redact"
+    iban: PiiAction = "drop"
+
+
+TextView = Literal["prompt", "response"]
+
+
+class ExactDedupConfig(_Strict):
+    enabled: bool = True
+    fields: list[TextView] = Field(default_factory=lambda: ["prompt", "response"], min_length=1)
+
+
+class NearDedupConfig(_Strict):
+    """MinHash LSH near-duplicate detection (datasketch-compatible parameters)."""
+
+    enabled: bool = True
+    fields: list[TextView] = Field(default_factory=lambda: ["prompt", "response"], min_length=1)
+    threshold: float = Field(0.8, gt=0, lt=1, description="Jaccard similarity of word shingles")
+    num_perm: int = Field(128, ge=16, le=1024)
+    shingle_size: int = Field(3, ge=1, le=32, description="words per shingle; 3 suits short instruction data")
+    seed: int = Field(1, ge=0)
+    bands: int | None = Field(None, ge=2)
+    rows: int | None = Field(None, ge=1)
+    false_negative_weight: float = Field(
+        0.8, ge=0, le=1, description="candidates are verified exactly, so missing a duplicate costs more"
+    )
+    action: Literal["drop", "flag"] = "drop"
+
+    @model_validator(mode="after")
+    def _bands_rows_together(self) -> NearDedupConfig:
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("set both bands and rows, or neither (they are then derived from threshold)")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(
+                f"bands * rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}: "
+                "each band reads rows hash values, so there are not enough of them"
+            )
+        return self
+
+
+class DedupConfig(_Strict):
+    exact: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
+    near: NearDedupConfig = Field(default_factory=NearDedupConfig)
+    keep: KeepPolicy = "first"
+    conflicting_responses: Literal["keep_all", "keep_one", "drop_all"] = "keep_all"
+
+
+class SplitConfig(_Strict):
+    train: float = Field(0.70, ge=0, le=1)
+    validation: float = Field(0.15, ge=0, le=1)
+    test: float = Field(0.15, ge=0, le=1)
+    stratify: bool | None = Field(None, description="default: on for classification data")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitConfig:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + validation + test must be 1.0, got {total:g}")
+        return self
+
+
+class DecontaminationConfig(_Strict):
+    """Remove rows whose text shares a long word n-gram with a benchmark/test file."""
+
+    files: list[str] = Field(default_factory=list)
+    ngram: int = Field(13, ge=3, le=50)
+
+
+class DataConfig(_Strict):
+    kind: DataKind
+    inputs: list[InputSpec] = Field(min_length=1)
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="canonical field -> column name in the files"
+    )
+    chat: ChatMapping = Field(default_factory=ChatMapping)
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _paths_as_strings(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [{"path": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> DataConfig:
+        from harness.data.schema import CANONICAL_FIELDS
+
+        allowed = CANONICAL_FIELDS[self.kind]
+        unknown = sorted(set(self.columns) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"columns maps unknown field(s) {unknown} for kind {self.kind!r}; expected keys among {list(allowed)}"
+            )
+        return self
+
+
+class HarnessConfig(_Strict):
+    project: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 42
+    output_dir: str | None = Field(None, description="default: reports/<project>/data next to the config")
+    data: DataConfig
+    clean: CleanConfig = Field(default_factory=CleanConfig)
+    filters: FilterConfig = Field(default_factory=FilterConfig)
+    defects: DefectConfig = Field(default_factory=DefectConfig)
+    pii: PiiConfig = Field(default_factory=PiiConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    decontaminate: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
+
+
+class ConfigError(ValueError):
+    """A config a user must fix; the message names the file and the field."""
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return f"{where}: required field is missing"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown field (check the spelling; see README for the options)"
+    got = error.get("input")
+    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
+    return f"{where}: {message}{shown}"
+
+
+def load_config(path: str | Path) -> tuple[HarnessConfig, Path]:
+    """Load and validate a config; returns it with the folder relative paths resolve against."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}".splitlines()[0]) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields at the top level, got {type(raw).__name__}")
+    try:
+        config = HarnessConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe(err) for err in exc.errors()]
+        raise ConfigError(f"{path}: invalid config: " + "; ".join(lines)) from None
+    return config, path.resolve().parent
