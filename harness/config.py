@@ -137,7 +137,7 @@ class NearDedupConfig(_Strict):
     bands: int | None = Field(None, ge=2)
     rows: int | None = Field(None, ge=1)
     false_negative_weight: float = Field(
-        0.8, ge=0, le=1, description="candidates are verified exactly, so missing a duplicate costs more"
+        0.95, ge=0, le=1, description="candidates are verified exactly, so missing a duplicate costs more"
     )
     action: Literal["drop", "flag"] = "drop"
 

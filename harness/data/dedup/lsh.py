@@ -56,7 +56,7 @@ def lsh_parameters(
     *,
     bands: int | None = None,
     rows: int | None = None,
-    false_negative_weight: float = 0.8,
+    false_negative_weight: float = 0.95,
 ) -> LshParams:
     """Bands and rows for a Jaccard threshold, with the S-curve they give."""
     if not 0.0 < threshold < 1.0:
@@ -83,27 +83,31 @@ def lsh_parameters(
     return LshParams(threshold, num_perm, bands, rows, effective, fp, fn)
 
 
-def _band_keys(values: np.ndarray, start: int, stop: int) -> np.ndarray:
-    key = np.zeros(values.shape[0], dtype=np.uint64)
-    for col in range(start, stop):
-        key = (key ^ values[:, col].astype(np.uint64)) * np.uint64(0x100000001B3)
+def _band_keys(columns: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """One uint64 key per text for signature rows start..stop (columns is num_perm x n)."""
+    key = np.zeros(columns.shape[1], dtype=np.uint64)
+    for row in columns[start:stop]:
+        key ^= row
+        key *= np.uint64(0x100000001B3)
         key ^= key >> np.uint64(29)
     return key
 
 
 def candidate_pairs(signatures: Signatures, params: LshParams) -> np.ndarray:
     """Distinct (i, j) index pairs, i < j, that share at least one band. Shape (n, 2)."""
-    values = signatures.values
     usable = np.nonzero(signatures.has_words())[0]
+    columns = np.ascontiguousarray(signatures.values[usable].T, dtype=np.uint64)
     found: list[np.ndarray] = []
     for band in range(params.bands):
-        keys = _band_keys(values[usable], band * params.rows, (band + 1) * params.rows)
+        keys = _band_keys(columns, band * params.rows, (band + 1) * params.rows)
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
         boundaries = np.flatnonzero(np.diff(sorted_keys)) + 1
         starts = np.concatenate(([0], boundaries))
         sizes = np.diff(np.concatenate((starts, [sorted_keys.size])))
-        for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+        pairs_of_two = starts[sizes == 2]
+        found.append(np.stack((usable[order[pairs_of_two]], usable[order[pairs_of_two + 1]]), axis=1))
+        for start, size in zip(starts[sizes > 2], sizes[sizes > 2], strict=True):
             members = usable[order[start : start + size]]
             if size <= MAX_BUCKET_PAIRS:
                 i, j = np.triu_indices(size, k=1)
