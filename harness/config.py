@@ -80,7 +80,9 @@ class FilterConfig(_Strict):
     repeated_ngram_n: int = Field(3, ge=1, le=20)
     repetition_min_words: int = Field(20, ge=1, description="shorter responses are too short to judge repetition")
     refusal_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_REFUSAL_PATTERNS))
-    min_alpha_ratio: float | None = Field(0.25, ge=0, le=1)
+    min_alpha_ratio: float | None = Field(
+        0.1, ge=0, le=1, description="regexes, tables and arithmetic answers sit near 0.15; noise below 0.1"
+    )
     alpha_min_chars: int = Field(20, ge=1, description="shorter responses (numbers, labels) are not judged")
     response_equals_prompt: bool = True
     tokenizer: str | None = Field(None, description="hub id or local path; enables the token-length filter")

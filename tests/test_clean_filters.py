@@ -116,3 +116,19 @@ def test_pii_kinds_and_policies():
     assert result.kept["output"].to_list() == ["Write to a@b.org"]
     assert result.kept["flags"].to_list() == [["pii:email"]]
     assert result.stats["found"] == {"credit_card": 1, "email": 1, "iban": 1}
+
+
+def test_real_data_false_positives_stay_fixed():
+    """Cases from a trial on real Alpaca data that early rules got wrong."""
+    rows = [
+        {"instruction": "Write the code to implement a function that multiplies.", "output": "def f(a, b): return a * b"},
+        {"instruction": "Describe the function and use of a loss function.", "output": "It measures error."},
+        {"instruction": "Change the following sentence: the professor told the class.", "output": "The professor said so."},
+        {"instruction": "Generate a multiplication table for 4.", "output": "4x1 = 4 4x2 = 8 4x3 = 12 4x4 = 16 4x5 = 20"},
+    ]
+    f = with_views(frame(rows))
+    assert find_defects(f, kind="instruction", config=DefectConfig()).rejects.is_empty()
+    config = FilterConfig()
+    assert apply_filters(add_quality_columns(f, config, None), kind="instruction", config=config).rejects.is_empty()
+    binary = "01010100 01101000 01100101 00100000 01110011 01101011 01111001"
+    assert scan_text(binary, PiiConfig().model_dump()) == (binary, [])

@@ -42,9 +42,13 @@ PATTERNS: dict[str, dict[str, str]] = {
         "prompt_text": r"\\[nrt\"]",
     },
 }
+# Only code the instruction says it gives ("the following code", "this program",
+# "the snippet below"), not code it asks for ("Write the code to ...").
+_CODE_NOUN = r"(?:code|program|script|snippet|function|query|sql statement|html|css|algorithm)"
 _CODE_REFERENCE = (
-    r"(?i)\b(?:the|this|following|given|below|above|provided)\s+"
-    r"(?:code|program|script|function|snippet|query|sql|algorithm|class|method|html|css)\b"
+    r"(?i)\b(?:the following|this|these|the given|the provided|the above|given|provided|following)\s+"
+    r"(?:[\w+#]+\s+)?" + _CODE_NOUN + r"s?\b"
+    r"|\b" + _CODE_NOUN + r"\s+(?:below|above)\b"
 )
 _CODE_CHARS = r"[{}();=<>\[\]`]|\bdef |\breturn\b|\bSELECT\b"
 

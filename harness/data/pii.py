@@ -39,8 +39,9 @@ def iban_valid(candidate: str) -> bool:
 
 
 def _card(match: str) -> bool:
+    """Issuer numbers start with 2-6; binary strings and zero-padded ids are not cards."""
     digits = re.sub(r"\D", "", match)
-    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and not set(digits) <= {"0", "1"} and luhn_valid(digits)
 
 
 def _phone(match: str) -> bool:

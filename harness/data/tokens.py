@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from harness.data.filters import TokenCounter
@@ -13,6 +14,7 @@ class TokenizerError(ValueError):
 
 def load_token_counter(name_or_path: str) -> TokenCounter:
     """A function counting tokens (no special tokens) of many texts at once."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from transformers import AutoTokenizer
 
     try:
