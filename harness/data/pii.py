@@ -122,7 +122,7 @@ def find_pii(frame: pl.DataFrame, *, kind: DataKind, config: PiiConfig) -> StepR
         scanned = _scan_column(contents, pl.col("content"), actions)
         contents = contents.with_columns(scanned["text"].alias("content"), scanned["kinds"].alias("_k"))
         per_row = contents.group_by("row_id", maintain_order=True).agg(
-            pl.struct("role", "content").alias("messages"), pl.col("_k").flatten().unique(maintain_order=True).alias("_pii")
+            pl.struct("role", "content").alias("messages"), pl.col("_k").explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True).alias("_pii")
         )
         frame = frame.drop("messages").join(per_row, on="row_id", how="left", maintain_order="left")
     else:
