@@ -123,15 +123,15 @@ TextView = Literal["prompt", "response"]
 
 
 class ExactDedupConfig(_Strict):
+    """Duplicates on normalised text of the chosen views."""
+
     enabled: bool = True
     fields: list[TextView] = Field(default_factory=lambda: ["prompt", "response"], min_length=1)
 
 
-class NearDedupConfig(_Strict):
+class NearDedupConfig(ExactDedupConfig):
     """MinHash LSH near-duplicate detection (datasketch-compatible parameters)."""
 
-    enabled: bool = True
-    fields: list[TextView] = Field(default_factory=lambda: ["prompt", "response"], min_length=1)
     threshold: float = Field(0.8, gt=0, lt=1, description="Jaccard similarity of word shingles")
     num_perm: int = Field(128, ge=16, le=1024)
     shingle_size: int = Field(3, ge=1, le=32, description="words per shingle; 3 suits short instruction data")

@@ -54,7 +54,9 @@ def as_rejects(
     if dropped.is_empty():
         return empty_rejects()
     data_columns = [c for c in dropped.columns if c not in _ROW_COLUMNS and c not in REJECT_SCHEMA and not c.startswith("_")]
-    as_expr = lambda v: pl.lit(v) if isinstance(v, str) else v  # noqa: E731
+    def as_expr(value: str | pl.Expr) -> pl.Expr:
+        return pl.lit(value) if isinstance(value, str) else value
+
     return dropped.select(
         pl.col("row_id").cast(pl.Int64),
         pl.col("source_file"),
@@ -76,6 +78,16 @@ class StepResult:
     rejects: pl.DataFrame = field(default_factory=empty_rejects)
     stats: dict = field(default_factory=dict)
     clusters: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CLUSTER_SCHEMA))
+
+
+def flag_rows(frame: pl.DataFrame, row_ids: pl.Series, flag: str) -> pl.DataFrame:
+    """Append ``flag`` to the ``flags`` of the given rows: kept, but marked for later checks."""
+    return frame.with_columns(
+        pl.when(pl.col("row_id").is_in(row_ids.implode()))
+        .then(pl.concat_list(pl.col("flags"), pl.lit([flag])))
+        .otherwise(pl.col("flags"))
+        .alias("flags")
+    )
 
 
 def count_reasons(rejects: pl.DataFrame) -> dict[str, int]:

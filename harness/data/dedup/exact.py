@@ -6,7 +6,7 @@ import polars as pl
 
 from harness.config import KeepPolicy
 from harness.data.dedup.clusters import with_keepers
-from harness.data.rejects import CLUSTER_SCHEMA, StepResult, as_rejects
+from harness.data.rejects import CLUSTER_SCHEMA, StepResult, as_rejects, flag_rows
 
 VIEW_COLUMNS = {"prompt": "prompt_text", "response": "response_text"}
 
@@ -83,13 +83,7 @@ def conflicting_responses(frame: pl.DataFrame, *, policy: str, keep: KeepPolicy)
         kept_row_id=pl.col("kept_row_id") if policy == "keep_one" else None,
     )
     kept = frame.filter(~pl.col("row_id").is_in(to_drop["row_id"].implode()))
-    flagged = members["row_id"].implode()
-    kept = kept.with_columns(
-        pl.when(pl.col("row_id").is_in(flagged))
-        .then(pl.concat_list(pl.col("flags"), pl.lit(["conflicting_response"])))
-        .otherwise(pl.col("flags"))
-        .alias("flags")
-    )
+    kept = flag_rows(kept, members["row_id"], "conflicting_response")
     stats = {"groups": members["cluster_id"].n_unique(), "rows": members.height, "policy": policy,
              "dropped": to_drop.height}
     return StepResult(kept=kept, rejects=rejects, stats=stats,

@@ -12,7 +12,7 @@ from harness.data.dedup.clusters import connected_components, with_keepers
 from harness.data.dedup.exact import VIEW_COLUMNS, cluster_frame
 from harness.data.dedup.lsh import candidate_pairs, jaccard, lsh_parameters, verified_pairs
 from harness.data.dedup.minhash import SCHEME, minhash_signatures
-from harness.data.rejects import StepResult, as_rejects
+from harness.data.rejects import StepResult, as_rejects, flag_rows
 
 
 def near_duplicates(
@@ -57,13 +57,7 @@ def near_duplicates(
         "action": config.action,
     }
     if config.action == "flag":
-        flagged = members["row_id"].implode()
-        kept = frame.with_columns(
-            pl.when(pl.col("row_id").is_in(flagged))
-            .then(pl.concat_list(pl.col("flags"), pl.lit(["near_duplicate"])))
-            .otherwise(pl.col("flags"))
-            .alias("flags")
-        )
+        kept = flag_rows(frame, members["row_id"], "near_duplicate")
         action = pl.when(is_other).then(pl.lit("flagged")).otherwise(pl.lit("kept"))
         return StepResult(kept=kept, stats=stats | {"dropped": 0},
                           clusters=cluster_frame(members, "near", action, pl.col("similarity")))
