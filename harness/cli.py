@@ -85,10 +85,14 @@ def prepare_command(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute even if inputs and config are unchanged")] = False,
 ) -> None:
     """Read, clean, deduplicate and split the data; every dropped row goes to rejects with its reason."""
+    _run_prepare(config, output=output, strict=strict, use_cache=not no_cache)
+
+
+def _run_prepare(config: Path, *, output: Path | None, strict: bool, use_cache: bool) -> None:
     try:
         settings, base = load_config(config)
         with Reporter(console if sys.stdout.isatty() else None) as reporter:
-            result = prepare(settings, base, output_dir=output, strict=strict, use_cache=not no_cache, reporter=reporter)
+            result = prepare(settings, base, output_dir=output, strict=strict, use_cache=use_cache, reporter=reporter)
     except USER_ERRORS as exc:
         _fail(str(exc))
     except InvariantError as exc:
@@ -112,10 +116,7 @@ def demo_command(
     """Generate the example data set and run the whole data pipeline on it."""
     config_path = write_example(directory / "example")
     console.print(f"[bold]harness demo[/]: example data with planted defects in {directory / 'example'}")
-    settings, base = load_config(config_path)
-    with Reporter(console if sys.stdout.isatty() else None) as reporter:
-        result = prepare(settings, base, output_dir=directory / "data", use_cache=False, reporter=reporter)
-    print_summary(result)
+    _run_prepare(config_path, output=directory / "data", strict=False, use_cache=False)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -10,9 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 
 class Reporter:
-    """Steps and bars for one command. ``Reporter(None)`` shows nothing."""
+    """Steps and bars for one command, and how long each step took. ``Reporter(None)`` shows nothing."""
 
     def __init__(self, console: Console | None) -> None:
+        self.seconds: dict[str, float] = {}
         self._progress = (
             Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                      TimeElapsedColumn(), console=console, transient=True)
@@ -32,12 +34,16 @@ class Reporter:
     @contextmanager
     def step(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
         """A step with an optional bar; yields ``advance(n)``."""
-        if self._progress is None:
-            yield lambda n: None
-            return
-        task = self._progress.add_task(description, total=total)
+        started = time.perf_counter()
         try:
-            yield lambda n: self._progress.advance(task, n)
+            if self._progress is None:
+                yield lambda n: None
+                return
+            task = self._progress.add_task(description, total=total)
+            try:
+                yield lambda n: self._progress.advance(task, n)
+            finally:
+                self._progress.update(task, completed=total if total is not None else 1, total=total or 1)
+                self._progress.remove_task(task)
         finally:
-            self._progress.update(task, completed=total if total is not None else 1, total=total or 1)
-            self._progress.remove_task(task)
+            self.seconds[description] = round(time.perf_counter() - started, 3)

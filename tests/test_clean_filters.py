@@ -63,8 +63,10 @@ def test_filters_reject_each_planted_problem_and_keep_good_rows():
 
 
 def test_repeated_ngram_ratio():
-    assert repeated_ngram_ratio("a b c d e f", 3) == 0.0
-    assert repeated_ngram_ratio("a b a b a b a b", 2) > 0.7
+    ratios = repeated_ngram_ratio(pl.Series(["a b c d e f", "a b a b a b a b", "a b", ""]), 2).to_list()
+    assert ratios[0] == 0.0
+    assert ratios[1] == 1 - 2 / 7  # 7 bigrams, 2 distinct
+    assert ratios[2:] == [0.0, 0.0]
 
 
 def test_classification_labels_are_not_judged_as_text():

@@ -101,3 +101,30 @@ def test_union_find_and_bucket_pairs():
     signatures = minhash_signatures(["a b c d e f g", "a b c d e f g", "x y z"], num_perm=32, shingle_size=2)
     pairs = candidate_pairs(signatures, lsh_parameters(0.8, 32))
     assert pairs.tolist() == [[0, 1]]
+
+
+def test_templated_clique_becomes_one_cluster_with_few_exact_checks():
+    from harness.data.dedup.lsh import duplicate_edges
+
+    base = "please summarise the quarterly report for the board and list the three main risks in order"
+    texts = [f"{base} case {i}" for i in range(60)] + ["an unrelated sentence about gardens and bees in spring"]
+    signatures = minhash_signatures(texts, num_perm=128, shingle_size=3)
+    pairs = candidate_pairs(signatures, lsh_parameters(0.8, 128))
+    edges, checked = duplicate_edges(signatures, pairs, 0.8)
+    assert len(pairs) > 1000
+    assert len(edges) == 59 and checked < 200
+    assert set(connected_components(len(texts), edges)[:60]) == {0}
+
+
+def test_pairs_below_threshold_are_not_edges():
+    from harness.data.dedup.lsh import duplicate_edges, jaccard
+
+    rng = random.Random(9)
+    words = doc(rng, 40)
+    copy = list(words)
+    for position in range(0, 40, 5):
+        copy[position] = "other"
+    signatures = minhash_signatures([" ".join(words), " ".join(copy)], num_perm=128, shingle_size=3)
+    assert jaccard(signatures, 0, 1) < 0.8
+    edges, _ = duplicate_edges(signatures, np.array([[0, 1]]), 0.8)
+    assert edges.shape == (0, 2)

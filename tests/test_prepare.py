@@ -133,3 +133,11 @@ def test_help_on_every_command():
     for command in ([], ["prepare"], ["demo"], ["example"]):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_bad_refusal_regex_is_a_config_error(tmp_path, write_config, write_jsonl):
+    write_jsonl(tmp_path / "data.jsonl", [{"instruction": "Q", "output": "A"}])
+    path = write_config(tmp_path, filters={"refusal_patterns": [r"sorry(?!\s+not)"]})
+    result = runner.invoke(app, ["prepare", str(path), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "filters.refusal_patterns" in result.output and "Traceback" not in result.output

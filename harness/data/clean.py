@@ -22,20 +22,37 @@ from harness.data.schema import TEXT_FIELDS
 
 _CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F\x{200B}-\x{200D}\x{2060}\x{FEFF}]"
 _ENTITY = r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
-_NON_ASCII = r"[^\x00-\x7F]"
+# UTF-8 read as Latin-1 or cp1252 turns every multi-byte character into a lead
+# byte (U+00C2-U+00F4) followed by a continuation byte (U+0080-U+00BF, or the
+# cp1252 letters those bytes become). Text without such a pair has no mojibake
+# for ftfy to fix, so "café" never reaches Python.
+_MOJIBAKE = (
+    r"[\x{C2}-\x{F4}][\x{80}-\x{BF}\x{152}\x{153}\x{160}\x{161}\x{178}\x{17D}\x{17E}\x{192}\x{2C6}\x{2DC}"
+    r"\x{2013}\x{2014}\x{2018}-\x{201A}\x{201C}-\x{201E}\x{2020}-\x{2022}\x{2026}\x{2030}\x{2039}\x{203A}\x{20AC}\x{2122}]"
+)
+Fix = Callable[[pl.Series], pl.Series]
 
 
-def _python_fix(column: pl.Expr, guard: str, fix) -> pl.Expr:
+def only_where(guard: str, fix: Callable[[str], str]) -> Fix:
+    """Apply a Python fix to the values matching ``guard`` and leave the rest alone.
+
+    A ``pl.when(guard).then(map_elements(...))`` would not do: polars evaluates
+    every branch on every row, so the Python function would still see them all.
+    """
+
+    def apply(values: pl.Series) -> pl.Series:
+        rows = values.str.contains(guard).fill_null(False).arg_true()
+        if rows.is_empty():
+            return values
+        fixed = pl.Series([fix(v) for v in values.gather(rows).to_list()], dtype=pl.String)
+        return values.scatter(rows, fixed)
+
+    return apply
+
+
+def _normalize_whitespace(values: pl.Series) -> pl.Series:
     return (
-        pl.when(column.str.contains(guard))
-        .then(column.map_elements(fix, return_dtype=pl.String, skip_nulls=True))
-        .otherwise(column)
-    )
-
-
-def _normalize_whitespace(column: pl.Expr) -> pl.Expr:
-    return (
-        column.str.replace_all(r"\r\n?", "\n")
+        values.str.replace_all(r"\r\n?", "\n")
         .str.replace_all(r"[ \t]+\n", "\n")
         .str.replace_all(r"\n{3,}", "\n\n")
         .str.replace_all(r"(\S)[ \t]{2,}", "$1 ")
@@ -43,17 +60,17 @@ def _normalize_whitespace(column: pl.Expr) -> pl.Expr:
     )
 
 
-def cleaning_steps(config: CleanConfig) -> list[tuple[str, Callable[[pl.Expr], pl.Expr]]]:
-    """(step name, expression builder) in the order they apply."""
-    steps: list[tuple[str, Callable[[pl.Expr], pl.Expr]]] = []
+def cleaning_steps(config: CleanConfig) -> list[tuple[str, Fix]]:
+    """(step name, fix) in the order they apply."""
+    steps: list[tuple[str, Fix]] = []
     if config.fix_mojibake:
-        steps.append(("fix_mojibake", lambda c: _python_fix(c, _NON_ASCII, ftfy.fix_encoding)))
+        steps.append(("fix_mojibake", only_where(_MOJIBAKE, ftfy.fix_encoding)))
     if config.unescape_html:
-        steps.append(("unescape_html", lambda c: _python_fix(c, _ENTITY, html.unescape)))
+        steps.append(("unescape_html", only_where(_ENTITY, html.unescape)))
     if config.nfkc:
-        steps.append(("nfkc", lambda c: c.str.normalize("NFKC")))
+        steps.append(("nfkc", lambda v: v.str.normalize("NFKC")))
     if config.remove_control_chars:
-        steps.append(("remove_control_chars", lambda c: c.str.replace_all(_CONTROL, "")))
+        steps.append(("remove_control_chars", lambda v: v.str.replace_all(_CONTROL, "")))
     if config.normalize_whitespace:
         steps.append(("normalize_whitespace", _normalize_whitespace))
     return steps
@@ -62,12 +79,12 @@ def cleaning_steps(config: CleanConfig) -> list[tuple[str, Callable[[pl.Expr], p
 def _clean_columns(frame: pl.DataFrame, columns: list[str], config: CleanConfig) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
     """Apply every step to every column; per step, a mask of the rows it changed."""
     changed: dict[str, pl.Series] = {}
-    for name, build in cleaning_steps(config):
-        before = frame.select(columns)
-        frame = frame.with_columns(build(pl.col(c)).alias(c) for c in columns)
+    for name, fix in cleaning_steps(config):
         mask = pl.Series([False] * frame.height)
         for c in columns:
-            mask = mask | (before[c] != frame[c]).fill_null(False)
+            after = fix(frame[c]).alias(c)
+            mask = mask | (frame[c] != after).fill_null(False)
+            frame = frame.with_columns(after)
         changed[name] = mask
     return frame, changed
 

@@ -151,8 +151,9 @@ def run_steps(config: HarnessConfig, base: Path, *, strict: bool, reporter: Repo
     all_clusters = pl.concat(clusters).cast(CLUSTER_SCHEMA)
     links = all_clusters.filter(pl.col("action") != "dropped").select("kind", "cluster_id", "row_id")
     stratify = config.split.stratify if config.split.stratify is not None else kind == "classification"
-    frame = assign_splits(frame, config=config.split, seed=config.seed,
-                          stratify_by="label" if stratify and kind == "classification" else None, links=links)
+    with reporter.step("splitting"):
+        frame = assign_splits(frame, config=config.split, seed=config.seed,
+                              stratify_by="label" if stratify and kind == "classification" else None, links=links)
     all_rejects = pl.concat(rejects).sort("row_id")
     per_file = _check_row_accounting(rows_read, frame, all_rejects)
     stats = {
@@ -207,6 +208,7 @@ def prepare(
             "command": "prepare",
             "strict": strict,
             "seconds": round(time.perf_counter() - started, 3),
+            "step_seconds": reporter.seconds,
             "python": platform.python_version(),
             **fingerprint,
         },

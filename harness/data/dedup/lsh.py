@@ -93,6 +93,23 @@ def _band_keys(columns: np.ndarray, start: int, stop: int) -> np.ndarray:
     return key
 
 
+def _bucket_pairs(members: np.ndarray, sizes: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
+    """All pairs inside each bucket (a star around the first member above MAX_BUCKET_PAIRS),
+    vectorised over all buckets of the same size."""
+    found = []
+    for size in np.unique(sizes[sizes > 1]):
+        bucket_starts = starts[sizes == size]
+        if size <= MAX_BUCKET_PAIRS:
+            i, j = np.triu_indices(size, k=1)
+            block = members[bucket_starts[:, None] + np.arange(size)[None, :]]
+            found.append(np.stack((block[:, i].ravel(), block[:, j].ravel()), axis=1))
+        else:
+            for start in bucket_starts:
+                group = members[start : start + size]
+                found.append(np.stack((np.full(size - 1, group[0]), group[1:]), axis=1))
+    return found
+
+
 def candidate_pairs(signatures: Signatures, params: LshParams) -> np.ndarray:
     """Distinct (i, j) index pairs, i < j, that share at least one band. Shape (n, 2)."""
     usable = np.nonzero(signatures.has_words())[0]
@@ -102,22 +119,16 @@ def candidate_pairs(signatures: Signatures, params: LshParams) -> np.ndarray:
         keys = _band_keys(columns, band * params.rows, (band + 1) * params.rows)
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
-        boundaries = np.flatnonzero(np.diff(sorted_keys)) + 1
-        starts = np.concatenate(([0], boundaries))
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(sorted_keys)) + 1))
         sizes = np.diff(np.concatenate((starts, [sorted_keys.size])))
-        pairs_of_two = starts[sizes == 2]
-        found.append(np.stack((usable[order[pairs_of_two]], usable[order[pairs_of_two + 1]]), axis=1))
-        for start, size in zip(starts[sizes > 2], sizes[sizes > 2], strict=True):
-            members = usable[order[start : start + size]]
-            if size <= MAX_BUCKET_PAIRS:
-                i, j = np.triu_indices(size, k=1)
-                found.append(np.stack((members[i], members[j]), axis=1))
-            else:
-                found.append(np.stack((np.full(size - 1, members[0]), members[1:]), axis=1))
+        found.extend(_bucket_pairs(usable[order], sizes, starts))
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.sort(np.concatenate(found), axis=1)
-    return np.unique(pairs, axis=0)
+    pairs = np.sort(np.concatenate(found), axis=1).astype(np.int64)
+    n = np.int64(signatures.values.shape[0])
+    codes = np.sort(pairs[:, 0] * n + pairs[:, 1])
+    codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))]
+    return np.stack((codes // n, codes % n), axis=1)
 
 
 def jaccard(signatures: Signatures, i: int, j: int) -> float:
@@ -128,8 +139,53 @@ def jaccard(signatures: Signatures, i: int, j: int) -> float:
     return inter / (a.size + b.size - inter)
 
 
-def verified_pairs(signatures: Signatures, pairs: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate pairs whose exact shingle Jaccard reaches the threshold, with that similarity."""
-    similarity = np.array([jaccard(signatures, int(i), int(j)) for i, j in pairs], dtype=np.float64)
-    keep = similarity >= threshold
-    return pairs[keep], similarity[keep]
+def estimated_jaccard(signatures: Signatures, pairs: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Share of equal signature values per pair: MinHash's unbiased estimate of Jaccard."""
+    values = signatures.values
+    estimates = np.empty(pairs.shape[0], dtype=np.float64)
+    for start in range(0, pairs.shape[0], chunk):
+        block = pairs[start : start + chunk]
+        estimates[start : start + chunk] = (values[block[:, 0]] == values[block[:, 1]]).mean(axis=1)
+    return estimates
+
+
+# A pair whose signature estimate lies more than this many standard errors from the
+# threshold is decided by the estimate alone: a wrong call has probability < 1e-6.
+SURE_SIGMAS = 5.0
+
+
+def duplicate_edges(signatures: Signatures, pairs: np.ndarray, threshold: float) -> tuple[np.ndarray, int]:
+    """Edges (exact Jaccard >= threshold) that connect every near-duplicate cluster, and how many
+    pairs were verified exactly.
+
+    Candidates go most-similar first through a union-find; a pair whose two rows
+    are already in one cluster is skipped, since another edge cannot change the
+    clusters. A clique of k templated rows costs about k checks instead of k^2/2.
+    """
+    n = signatures.values.shape[0]
+    estimates = estimated_jaccard(signatures, pairs)
+    sigma = (threshold * (1.0 - threshold) / signatures.values.shape[1]) ** 0.5
+    plausible = estimates >= threshold - SURE_SIGMAS * sigma
+    order = np.argsort(-estimates[plausible], kind="stable")
+    ordered = pairs[plausible][order]
+    sure = estimates[plausible][order] >= threshold + SURE_SIGMAS * sigma
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    edges, checked = [], 0
+    for (i, j), certain in zip(ordered.tolist(), sure.tolist(), strict=True):
+        ri, rj = find(i), find(j)
+        if ri == rj:
+            continue
+        if not certain:
+            checked += 1
+            if jaccard(signatures, i, j) < threshold:
+                continue
+        parent[max(ri, rj)] = min(ri, rj)
+        edges.append((i, j))
+    return np.array(edges, dtype=np.int64).reshape(-1, 2), checked

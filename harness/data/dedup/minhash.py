@@ -112,7 +112,7 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a.astype(np.uint32), b.astype(np.uint32)
 
 
-def _word_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+def word_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """Flat word hashes (uint64, as word_hash64) of all texts, and the number of words of each.
 
     Hashing in polars (Rust, all cores) costs 0.02 s per 2M words; SHA-1 per
@@ -124,7 +124,7 @@ def _word_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return flat.hash(seed=_WORD_SEED).to_numpy().astype(np.uint64), lengths
 
 
-def _shingle_hashes(word_hashes: np.ndarray, lengths: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(word_hashes: np.ndarray, lengths: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """32-bit hash of every shingle (as shingle_hash32 does) and the count per text."""
     total = word_hashes.size
     counts = np.where(lengths >= k, lengths - k + 1, np.minimum(lengths, 1))
@@ -147,7 +147,7 @@ def _shingle_hashes(word_hashes: np.ndarray, lengths: np.ndarray, k: int) -> tup
     return (_fmix64(pieces[keep]) & np.uint64(0xFFFFFFFF)).astype(np.uint32), counts
 
 
-def _distinct_per_text(hashes: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def distinct_per_text(hashes: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct shingle hashes of each text, flat, and how many each text has."""
     text_ids = np.repeat(np.arange(counts.size, dtype=np.uint64), counts)
     keys = np.sort((text_ids << np.uint64(32)) | hashes.astype(np.uint64))
@@ -176,9 +176,9 @@ def minhash_signatures(
     set_sizes = np.zeros(len(series), dtype=np.int64)
     for chunk_start in range(0, len(series), chunk_size):
         chunk = series.slice(chunk_start, chunk_size)
-        word_hashes, lengths = _word_hashes(chunk)
-        hashes, counts = _shingle_hashes(word_hashes, lengths, shingle_size)
-        distinct, sizes = _distinct_per_text(hashes, counts)
+        words_hashed, lengths = word_hashes(chunk)
+        hashes, counts = shingle_hashes(words_hashed, lengths, shingle_size)
+        distinct, sizes = distinct_per_text(hashes, counts)
         nonempty = np.nonzero(sizes)[0]
         if nonempty.size:
             starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[nonempty]

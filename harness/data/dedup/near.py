@@ -10,7 +10,7 @@ import polars as pl
 from harness.config import KeepPolicy, NearDedupConfig
 from harness.data.dedup.clusters import connected_components, with_keepers
 from harness.data.dedup.exact import VIEW_COLUMNS, cluster_frame
-from harness.data.dedup.lsh import candidate_pairs, jaccard, lsh_parameters, verified_pairs
+from harness.data.dedup.lsh import candidate_pairs, duplicate_edges, jaccard, lsh_parameters
 from harness.data.dedup.minhash import SCHEME, minhash_signatures
 from harness.data.rejects import StepResult, as_rejects, flag_rows
 
@@ -31,7 +31,7 @@ def near_duplicates(
         progress=progress,
     )
     candidates = candidate_pairs(signatures, params)
-    edges, _ = verified_pairs(signatures, candidates, config.threshold)
+    edges, checked = duplicate_edges(signatures, candidates, config.threshold)
     labels = connected_components(frame.height, edges)
     sizes = np.bincount(labels, minlength=frame.height)
     in_cluster = np.nonzero(sizes[labels] > 1)[0]
@@ -51,7 +51,8 @@ def near_duplicates(
     stats = {
         "lsh": params.as_dict() | {"scheme": SCHEME, "shingle_size": config.shingle_size, "seed": config.seed},
         "candidate_pairs": int(candidates.shape[0]),
-        "verified_pairs": int(edges.shape[0]),
+        "pairs_verified_exactly": checked,
+        "cluster_edges": int(edges.shape[0]),
         "clusters": int(members["cluster_id"].n_unique()),
         "rows_in_clusters": members.height,
         "action": config.action,
