@@ -115,7 +115,7 @@ def _failures(kind: DataKind, config: FilterConfig) -> dict[str, pl.Expr]:
         )
     if config.response_equals_prompt:
         checks["response_equals_prompt"] = (_norm("response_text") == _norm("prompt_text")) & (
-            _norm("response_text") != ""
+            pl.col("_response_visible") > 0
         )
     return checks
 
