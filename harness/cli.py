@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from harness.checks.gate import EXIT_USAGE, Verdict, data_dir_for, run_checks, write_verdict
+from harness.checks.suites import SuiteError, available_suites, describe, read_suite, suite_path
 from harness.config import ConfigError, load_config
 from harness.data.dedup.lsh import LshParameterError
 from harness.data.prepare import InvariantError, PrepareResult, prepare
@@ -30,10 +32,12 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
-USER_ERRORS = (ConfigError, DataError, LshParameterError, TokenizerError)
+USER_ERRORS = (ConfigError, DataError, LshParameterError, TokenizerError, SuiteError)
+suites_app = typer.Typer(help="List and explain the validation suites.", no_args_is_help=True)
+app.add_typer(suites_app, name="suites")
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
@@ -117,6 +121,95 @@ def demo_command(
     config_path = write_example(directory / "example")
     console.print(f"[bold]harness demo[/]: example data with planted defects in {directory / 'example'}")
     _run_prepare(config_path, output=directory / "data", strict=False, use_cache=False)
+
+
+def print_verdict(verdict: Verdict, written: tuple[Path, Path]) -> None:
+    failures = verdict.failures()
+    if failures:
+        table = Table("severity", "check", "observed", "examples (row: source)", box=None, pad_edge=False)
+        for outcome in sorted(failures, key=lambda o: o.severity != "critical"):
+            observed = outcome.observed if outcome.observed is not None else (
+                f"{outcome.unexpected_count} rows ({outcome.unexpected_percent:.2f}%)"
+                if outcome.unexpected_count is not None else outcome.error or "")
+            examples = "; ".join(
+                f"{i}: {verdict.examples[i]['source_file']}:{verdict.examples[i]['source_line']}"
+                for i in outcome.example_row_ids[:3] if i in verdict.examples
+            )
+            style = "red" if outcome.severity == "critical" else "yellow"
+            table.add_row(f"[{style}]{outcome.severity}[/]", outcome.description, str(observed), examples)
+        console.print(table)
+    for attribute, entry in verdict.bias.get("attributes", {}).items():
+        smallest = entry["smallest_group"]
+        line = f"{attribute}: {len(entry['groups'])} groups, smallest {smallest!r} ({entry['groups'][smallest]['share']:.1%})"
+        if "outcome" in entry:
+            line += f", parity difference {entry['outcome']['parity_difference']:.3f}"
+        console.print(line, highlight=False)
+    passed = len(verdict.outcomes) - len(failures)
+    console.print(f"{passed}/{len(verdict.outcomes)} checks pass on {verdict.rows} rows; "
+                  f"{len(verdict.failures('critical'))} critical, {len(verdict.failures('warning'))} warning")
+    if verdict.passed:
+        console.print("[bold green]gate: PASS[/] training may start")
+    elif verdict.forced:
+        console.print("[bold yellow]gate: FAIL, overridden by --force[/] (recorded in checks.json)")
+    else:
+        console.print("[bold red]gate: FAIL[/] training is blocked (fix the data, or --force to override, recorded)")
+    console.print(f"wrote {written[0]} and {written[1]}")
+
+
+@app.command("check")
+def check_command(
+    config: Annotated[Path, typer.Argument(help="YAML config file")],
+    data: Annotated[Path | None, typer.Option("--data", help="prepared data folder (default: from config)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="where checks.json/html go (default: next to the data)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="let a failing gate pass; the override is recorded")] = False,
+) -> None:
+    """Validate the prepared data with the suites and bias checks. Exit 0 pass, 1 fail, 2 usage error."""
+    try:
+        settings, base = load_config(config)
+        data_dir = data or data_dir_for(settings, base)
+        with Reporter(console if sys.stdout.isatty() else None) as reporter:
+            verdict = run_checks(settings, base, data_dir=data_dir, force=force, reporter=reporter)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    written = write_verdict(verdict, output or data_dir.parent / "checks")
+    print_verdict(verdict, written)
+    raise typer.Exit(verdict.exit_code)
+
+
+def _config_base(config: Path | None) -> Path | None:
+    return load_config(config)[1] if config is not None else None
+
+
+@suites_app.command("list")
+def suites_list(
+    config: Annotated[Path | None, typer.Option("--config", help="also list the project's own suites/")] = None,
+) -> None:
+    """Every suite harness can find, with what it is for."""
+    try:
+        for path in available_suites(_config_base(config)):
+            suite = read_suite(path)
+            about = suite.get("meta", {}).get("about", "")
+            console.print(f"[bold]{path.stem}[/] ({len(suite['expectations'])} checks) {about}  [dim]{path}[/]")
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+
+
+@suites_app.command("show")
+def suites_show(
+    name: Annotated[str, typer.Argument(help="suite name or path to a suite file")],
+    config: Annotated[Path | None, typer.Option("--config", help="look in the project's own suites/ first")] = None,
+) -> None:
+    """What a suite checks, in plain words."""
+    try:
+        base = _config_base(config) or Path.cwd()
+        suite = read_suite(suite_path(name, base))
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    console.print(f"[bold]{suite['name']}[/]: {suite.get('meta', {}).get('about', '')}")
+    for expectation in suite["expectations"]:
+        severity = expectation.get("severity", "critical")
+        console.print(f"  [{'red' if severity == 'critical' else 'yellow'}]{severity:>8}[/]  {describe(expectation)}",
+                      highlight=False)
 
 
 def main() -> None:

@@ -211,6 +211,44 @@ class DataConfig(_Strict):
         return self
 
 
+Severity = Literal["critical", "warning"]
+
+
+class CheckConfig(_Strict):
+    """Thresholds the suites read as ``$PARAMETER`` values; the checks themselves live in suite files."""
+
+    suites: list[str] | None = Field(None, description="suite names (suites/<name>.json) or paths; default: the data kind's suite")
+    data_dir: str | None = Field(None, description="prepared data to check; default: prepare's output folder")
+    max_seq_len: int = Field(2048, ge=8, description="the training sequence length, in tokens")
+    tokenizer: str | None = Field(None, description="default: filters.tokenizer; without one, tokens ~ characters / 4")
+    max_refusal_rate: float = Field(0.0, ge=0, le=1)
+    max_pii_rate: float = Field(0.0, ge=0, le=1)
+    max_overlength_rate: float = Field(0.01, ge=0, lt=1, description="rows longer than max_seq_len (truncated)")
+    min_class_share: float = Field(0.02, ge=0, le=1)
+    allowed_labels: list[str] | None = Field(None, description="classification; default: the labels of the train split")
+    split_tolerance: float = Field(0.05, ge=0, le=1, description="allowed gap between a split's share and its ratio")
+
+
+class BiasConfig(_Strict):
+    """Checks on sensitive attributes (columns of the data) with fairlearn."""
+
+    attributes: list[str] = Field(default_factory=list)
+    outcome: str | None = Field(None, description="column whose rate per group is compared; default: label")
+    positive_value: str | None = Field(None, description="outcome value counted as positive; default: the rarest")
+    min_group_share: float = Field(0.05, ge=0, le=1)
+    max_parity_difference: float = Field(0.2, ge=0, le=1, description="demographic parity difference of the outcome")
+    min_parity_ratio: float = Field(0.8, ge=0, le=1, description="demographic parity ratio (four-fifths rule)")
+    terms: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict, description="topic -> group -> words; share of records mentioning each group"
+    )
+    min_term_share_ratio: float | None = Field(
+        None, ge=0, le=1, description="least / most mentioned group's share; null reports without judging"
+    )
+    representation_severity: Severity = "critical"
+    parity_severity: Severity = "warning"
+    terms_severity: Severity = "warning"
+
+
 class HarnessConfig(_Strict):
     project: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = 42
@@ -223,6 +261,8 @@ class HarnessConfig(_Strict):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     decontaminate: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
+    checks: CheckConfig = Field(default_factory=CheckConfig)
+    bias: BiasConfig = Field(default_factory=BiasConfig)
 
 
 class ConfigError(ValueError):

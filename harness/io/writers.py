@@ -24,9 +24,12 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def write_json(data: Any, path: Path) -> None:
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+def write_text(text: str, path: Path) -> None:
     _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json(data: Any, path: Path) -> None:
+    write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n", path)
 
 
 def write_frame(frame: pl.DataFrame, stem: Path, *, jsonl: bool = True) -> list[Path]:
