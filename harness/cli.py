@@ -117,10 +117,15 @@ def example_command(
 def demo_command(
     directory: Annotated[Path, typer.Option("--dir", help="where the demo writes everything")] = Path("reports/demo"),
 ) -> None:
-    """Generate the example data set and run the whole data pipeline on it."""
+    """Generate the example data set, prepare it, and run the checks and the training gate on it."""
     config_path = write_example(directory / "example")
     console.print(f"[bold]harness demo[/]: example data with planted defects in {directory / 'example'}")
     _run_prepare(config_path, output=directory / "data", strict=False, use_cache=False)
+    console.print("\n[bold]checks and training gate[/]")
+    settings, base = load_config(config_path)
+    verdict = run_checks(settings, base, data_dir=directory / "data")
+    print_verdict(verdict, write_verdict(verdict, directory / "checks"))
+    raise typer.Exit(verdict.exit_code)
 
 
 def print_verdict(verdict: Verdict, written: tuple[Path, Path]) -> None:
@@ -128,15 +133,12 @@ def print_verdict(verdict: Verdict, written: tuple[Path, Path]) -> None:
     if failures:
         table = Table("severity", "check", "observed", "examples (row: source)", box=None, pad_edge=False)
         for outcome in sorted(failures, key=lambda o: o.severity != "critical"):
-            observed = outcome.observed if outcome.observed is not None else (
-                f"{outcome.unexpected_count} rows ({outcome.unexpected_percent:.2f}%)"
-                if outcome.unexpected_count is not None else outcome.error or "")
             examples = "; ".join(
                 f"{i}: {verdict.examples[i]['source_file']}:{verdict.examples[i]['source_line']}"
                 for i in outcome.example_row_ids[:3] if i in verdict.examples
             )
             style = "red" if outcome.severity == "critical" else "yellow"
-            table.add_row(f"[{style}]{outcome.severity}[/]", outcome.description, str(observed), examples)
+            table.add_row(f"[{style}]{outcome.severity}[/]", outcome.description, outcome.observed_text(), examples)
         console.print(table)
     for attribute, entry in verdict.bias.get("attributes", {}).items():
         smallest = entry["smallest_group"]

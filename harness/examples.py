@@ -147,6 +147,7 @@ CONFIG = {
     "seed": 7,
     "data": {"kind": "instruction", "inputs": ["data/*.jsonl", "data/*.jsonl.gz"]},
     "dedup": {"keep": "first", "conflicting_responses": "keep_one"},
+    "bias": {"attributes": ["region"], "min_group_share": 0.1},
 }
 
 

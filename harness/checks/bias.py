@@ -55,7 +55,7 @@ def _expect(findings: BiasFindings, column: str, value: float, *, bound: str, li
         "type": "expect_column_min_to_be_between" if bound == "min" else "expect_column_max_to_be_between",
         "kwargs": kwargs,
         "severity": severity,
-        "meta": {"description": description, "check": "bias"},
+        "meta": {"description": description, "suite": "bias (config)"},
     })
 
 

@@ -55,7 +55,7 @@ class Verdict:
             "rows": self.rows,
             "critical_failures": len(self.failures("critical")),
             "warnings": len(self.failures("warning")),
-            "checks": [asdict(o) for o in self.outcomes],
+            "checks": [asdict(o) | {"observed_text": o.observed_text()} for o in self.outcomes],
             "bias": self.bias,
             "examples": {str(k): v for k, v in self.examples.items()},
             "seconds": self.seconds,
@@ -96,7 +96,8 @@ def run_checks(
     """Every suite expectation and bias check on the prepared data, in one validation."""
     reporter = reporter or Reporter(None)
     data_dir = data_dir or data_dir_for(config, base)
-    expectations = _expectations(config, base)
+    with reporter.step("loading suites (great-expectations)"):
+        expectations = _expectations(config, base)
     tokenizer = config.checks.tokenizer or config.filters.tokenizer
     with reporter.step("loading prepared data"):
         frame = load_splits(data_dir)

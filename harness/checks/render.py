@@ -40,11 +40,10 @@ def render(verdict: dict) -> str:
             f"<div class='mono'>row {_e(i)}: {_e(verdict['examples'].get(str(i), {}).get('prompt', ''))}</div>"
             for i in check["example_row_ids"]
         )
-        observed = check["observed"] if check["observed"] is not None else check["unexpected_count"]
         rows.append(
             f"<tr><td>{_status(check)}</td><td>{_e(check['severity'])}</td><td>{_e(check['suite'])}</td>"
-            f"<td>{_e(check['description'])}</td><td class='mono'>{_e(observed)}</td><td>{examples}"
-            f"{_e(check['error']) if check['error'] else ''}</td></tr>"
+            f"<td>{_e(check['description'])}</td><td class='mono'>{_e(check['observed_text'])}</td>"
+            f"<td>{examples}</td></tr>"
         )
     bias_rows = []
     for attribute, entry in verdict["bias"].get("attributes", {}).items():

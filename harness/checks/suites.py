@@ -43,6 +43,17 @@ class CheckOutcome:
     example_row_ids: list[int] = field(default_factory=list)
     error: str | None = None
 
+    def observed_text(self) -> str:
+        """What was seen, for people: the value, or how many rows broke the rule."""
+        if self.error:
+            return f"error: {self.error}"
+        if self.unexpected_count is not None:
+            rows = "row" if self.unexpected_count == 1 else "rows"
+            return f"{self.unexpected_count} {rows} ({self.unexpected_percent or 0:.2f}%)"
+        if isinstance(self.observed, float):
+            return f"{self.observed:.4g}"
+        return "" if self.observed is None else str(self.observed)
+
 
 def builtin_suites_dir() -> Path:
     """The suites harness ships: ``suites/`` of a source checkout, else the installed package's copy."""
