@@ -16,7 +16,7 @@ import polars as pl
 from harness.config import FilterConfig, HarnessConfig
 from harness.data.dedup.exact import normalized
 from harness.data.filters import TokenCounter
-from harness.data.pii import PREFILTERS, scan_text
+from harness.data.pii import DETECTORS, scan_column
 from harness.data.schema import text_views
 from harness.data.split import SPLITS
 from harness.io.readers import DataError
@@ -38,11 +38,8 @@ def load_splits(data_dir: Path) -> pl.DataFrame:
 
 def _has_pii(values: pl.Series) -> pl.Series:
     """True where any kind of personal data is still present (redaction tags do not count)."""
-    detect = dict.fromkeys(PREFILTERS, "flag")
-    candidates = values.str.contains("|".join(f"(?:{p})" for p in PREFILTERS.values())).fill_null(False)
-    rows = candidates.arg_true()
-    found = pl.Series([bool(scan_text(t, detect)[1]) for t in values.gather(rows).to_list()], dtype=pl.Boolean)
-    return pl.Series([False] * values.len(), dtype=pl.Boolean).scatter(rows, found)
+    _, found = scan_column(values, dict.fromkeys(DETECTORS, "flag"))
+    return pl.Series([False] * values.len(), dtype=pl.Boolean).scatter(found["_row"], True)
 
 
 def add_row_facts(

@@ -110,7 +110,7 @@ def scan_text(text: str, actions: dict[str, str]) -> tuple[str, list[str]]:
     return text, found
 
 
-def _scan_column(values: pl.Series, actions: dict[str, str]) -> tuple[pl.Series, pl.DataFrame]:
+def scan_column(values: pl.Series, actions: dict[str, str]) -> tuple[pl.Series, pl.DataFrame]:
     """(texts with redactions, frame of row index and kinds for the rows that hold any).
 
     Rows that match no kind's prefilter skip Python.
@@ -149,7 +149,7 @@ def find_pii(frame: pl.DataFrame, *, kind: DataKind, config: PiiConfig) -> StepR
         return StepResult(kept=frame, stats={"found": {}})
     if kind == "chat":
         contents = frame.select("row_id", pl.col("messages")).explode("messages").unnest("messages")
-        texts, found = _scan_column(contents["content"], actions)
+        texts, found = scan_column(contents["content"], actions)
         contents = _attach_kinds(contents.with_columns(texts.alias("content")), [found]).rename({"_pii": "_k"})
         per_row = contents.group_by("row_id", maintain_order=True).agg(
             pl.struct("role", "content").alias("messages"), pl.col("_k").explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True).alias("_pii")
@@ -158,7 +158,7 @@ def find_pii(frame: pl.DataFrame, *, kind: DataKind, config: PiiConfig) -> StepR
     else:
         found_per_field = []
         for field in TEXT_FIELDS[kind]:
-            texts, found = _scan_column(frame[field], actions)
+            texts, found = scan_column(frame[field], actions)
             frame = frame.with_columns(texts.alias(field))
             found_per_field.append(found)
         frame = _attach_kinds(frame, found_per_field)
