@@ -178,6 +178,49 @@ def check_command(
     raise typer.Exit(verdict.exit_code)
 
 
+def _number(value: float | None, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+@app.command("train")
+def train_command(
+    config: Annotated[Path, typer.Argument(help="YAML config file with a train section")],
+    force: Annotated[bool, typer.Option("--force", help="train even if critical checks fail; recorded in the manifest")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="run folder (default: from config)")] = None,
+) -> None:
+    """Fine-tune (LoRA by default) on the prepared train split; runs the check gate first."""
+    from harness.train.recipe import GateBlocked, finetune
+
+    try:
+        settings, base = load_config(config)
+        with Reporter(console if sys.stdout.isatty() else None) as reporter:
+            result = finetune(settings, base, force=force, resume=resume, output_dir=output, reporter=reporter)
+    except GateBlocked as blocked:
+        print_verdict(blocked.verdict, (Path("-"), Path("-")))
+        _fail("training blocked by the data checks; fix the data or pass --force (recorded)", code=1)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    manifest = result.manifest
+    metrics = manifest["metrics"]
+    if manifest["gate"]["forced"]:
+        console.print("[bold yellow]trained on data that FAILED its critical checks (--force, recorded)[/]")
+    console.print(f"{manifest['method']}: {metrics['steps']} steps, {manifest['trainable_parameters']:,} trainable "
+                  f"parameters, train loss {_number(metrics['train_loss_first'])} -> {_number(metrics['train_loss_last'])}")
+    if metrics.get("best_eval_loss") is not None:
+        console.print(f"best validation loss {_number(metrics['best_eval_loss'])}; validation - train loss "
+                      f"{_number(metrics.get('generalisation_gap'), '+.4f')} (large and growing: overfitting)"
+                      + (" (stopped early)" if metrics["stopped_early"] else ""))
+    encoding = manifest["encoding"]["train"]
+    if encoding["truncated"] or encoding["dropped_no_response_tokens"]:
+        console.print(f"[yellow]{encoding['truncated']} examples truncated, {encoding['dropped_no_response_tokens']} "
+                      "dropped (no response token left)[/]")
+    if manifest["forgetting"]:
+        f = manifest["forgetting"]
+        console.print(f"forgetting check: reference perplexity {f['perplexity_before']:.2f} -> {f['perplexity_after']:.2f}")
+    console.print(f"saved {manifest['saved']}; log and manifest in {result.output_dir}")
+
+
 def _config_base(config: Path | None) -> Path | None:
     return load_config(config)[1] if config is not None else None
 

@@ -249,6 +249,59 @@ class BiasConfig(_Strict):
     terms_severity: Severity = "warning"
 
 
+class LoraSettings(_Strict):
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: str | list[str] = Field("all-linear", description="'all-linear' or module names")
+
+
+class PromptTuningSettings(_Strict):
+    num_virtual_tokens: int = Field(20, ge=1)
+    init_text: str | None = Field(None, description="initialise the virtual tokens from this text (else random)")
+
+
+class TemplateSettings(_Strict):
+    """How instruction/completion/classification rows become text; chat uses the tokenizer's chat template."""
+
+    instruction: str = "### Instruction:\n{instruction}\n\n"
+    input: str = "### Input:\n{input}\n\n"
+    response: str = "### Response:\n"
+    classification: str = "{text}\n\n### Label:\n"
+
+
+class TrainConfig(_Strict):
+    """LoRA (default), full fine-tuning, prompt tuning, or QLoRA (CUDA only)."""
+
+    model: str = Field(description="hub id or local path, loaded with from_pretrained")
+    method: Literal["lora", "full", "prompt_tuning", "qlora"] = "lora"
+    trust_remote_code: bool = False
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    prompt_tuning: PromptTuningSettings = Field(default_factory=PromptTuningSettings)
+    templates: TemplateSettings = Field(default_factory=TemplateSettings)
+    loss_on: Literal["response", "all"] = Field("response", description="response: prompt tokens carry no loss")
+    max_seq_len: int = Field(1024, ge=8)
+    learning_rate: float = Field(2e-4, gt=0)
+    batch_size: int = Field(4, ge=1)
+    gradient_accumulation: int = Field(1, ge=1)
+    epochs: float = Field(3.0, gt=0)
+    max_steps: int | None = Field(None, ge=1, description="overrides epochs")
+    warmup: float = Field(0.03, ge=0, description="a share of the steps if < 1, else a number of steps")
+    scheduler: Literal["cosine", "linear", "constant"] = "cosine"
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    seed: int | None = Field(None, description="default: the top-level seed")
+    eval_steps: int = Field(50, ge=1, description="validation loss (and a checkpoint) every N steps")
+    early_stopping_patience: int | None = Field(3, ge=1, description="evaluations without improvement; null: off")
+    save_total_limit: int = Field(2, ge=1)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field("auto", description="auto: bf16/fp16 on GPU, fp32 on CPU")
+    gradient_checkpointing: bool = False
+    merge: bool = Field(False, description="also save the base model with the adapter merged in")
+    reference_texts: str | None = Field(None, description="general text (.txt lines or .jsonl 'text') for the forgetting check")
+    report_to: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)
+    output_dir: str | None = Field(None, description="default: reports/<project>/train")
+
+
 class HarnessConfig(_Strict):
     project: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = 42
@@ -263,6 +316,7 @@ class HarnessConfig(_Strict):
     decontaminate: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
     checks: CheckConfig = Field(default_factory=CheckConfig)
     bias: BiasConfig = Field(default_factory=BiasConfig)
+    train: TrainConfig | None = None
 
 
 class ConfigError(ValueError):
