@@ -296,6 +296,9 @@ class TrainConfig(_Strict):
     save_total_limit: int = Field(2, ge=1)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field("auto", description="auto: bf16/fp16 on GPU, fp32 on CPU")
     gradient_checkpointing: bool = False
+    packing: bool = Field(
+        False, description="concatenate a batch's examples without padding; attention stays within each example"
+    )
     merge: bool = Field(False, description="also save the base model with the adapter merged in")
     reference_texts: str | None = Field(None, description="general text (.txt lines or .jsonl 'text') for the forgetting check")
     report_to: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)

@@ -180,3 +180,26 @@ def test_gate_blocks_failing_data_and_force_is_recorded(project):
     assert manifest["gate"]["passed"] is False and manifest["gate"]["forced"] is True
     assert manifest["gate"]["critical_failures"]
     assert "FAILED its critical checks" in forced.output
+
+
+def test_packing_keeps_examples_apart(project):
+    from harness.train.formatting import collator
+
+    from harness.train.recipe import prepare_for_training
+
+    model = prepare_for_training(AutoModelForCausalLM.from_pretrained(project / "model")).train()
+    examples = [{"input_ids": [2, 10, 11, 12], "labels": [IGNORE, IGNORE, 11, 12]},
+                {"input_ids": [2, 20, 21, 22, 23, 24], "labels": [IGNORE, 20, 21, 22, 23, 24]}]
+    packed = collator(1, packing=True)(examples)
+    assert packed["input_ids"].shape == (1, 10) and "attention_mask" not in packed
+    assert packed["position_ids"].tolist() == [[0, 1, 2, 3, 0, 1, 2, 3, 4, 5]]
+    assert packed["labels"][0, 4].item() == IGNORE  # no learning across the boundary
+    with torch.no_grad():
+        together = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"]).logits[0]
+        apart = [model(input_ids=torch.tensor([e["input_ids"]])).logits[0] for e in examples]
+    torch.testing.assert_close(together, torch.cat(apart), rtol=1e-4, atol=1e-5)
+
+
+def test_packed_training_runs(project):
+    result = run(project, "packed", packing=True, max_steps=10, eval_steps=5)
+    assert result.manifest["metrics"]["train_loss_last"] < result.manifest["metrics"]["train_loss_first"]

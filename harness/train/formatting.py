@@ -87,6 +87,21 @@ def encode_rows(
     return encoded
 
 
+def collator(pad_token_id: int, *, packing: bool):
+    """Padding, or packing: one row per batch with position ids restarting at every example.
+
+    With no attention mask, transformers derives a block-diagonal mask from
+    the position ids, so packed examples never attend to each other (a test
+    compares packed and separate logits); each example's first label becomes
+    -100, so no token learns across a boundary.
+    """
+    if packing:
+        from transformers import DataCollatorWithFlattening
+
+        return DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE)
+    return PadCollator(pad_token_id)
+
+
 class PadCollator:
     """Right-pads a batch; padding carries no attention and no loss."""
 

@@ -38,7 +38,7 @@ from transformers.trainer_utils import get_last_checkpoint
 import harness
 from harness.checks.gate import Verdict, data_dir_for, run_checks, write_verdict
 from harness.config import ConfigError, HarnessConfig, TrainConfig
-from harness.train.formatting import PadCollator, encode_rows
+from harness.train.formatting import collator, encode_rows
 from harness.io.writers import write_json
 from harness.progress import Reporter
 
@@ -91,7 +91,14 @@ def load_model_and_tokenizer(train: TrainConfig):
         raise ConfigError(f"train.model: cannot load {train.model!r}: {str(exc).splitlines()[0]}") from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    return model, tokenizer
+    return prepare_for_training(model), tokenizer
+
+
+def prepare_for_training(model):
+    """No KV cache while training: with one, transformers skips the packed-sequence mask
+    and packed examples would attend to each other (a test pins this)."""
+    model.config.use_cache = False
+    return model
 
 
 def apply_method(model, train: TrainConfig):
@@ -274,7 +281,7 @@ def finetune(
         args=training_arguments(train, output_dir, seed, has_validation),
         train_dataset=encoded["train"].examples,
         eval_dataset=encoded["validation"].examples or None,
-        data_collator=PadCollator(tokenizer.pad_token_id),
+        data_collator=collator(tokenizer.pad_token_id, packing=train.packing),
         callbacks=trainer_callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # train_log.jsonl holds every log line
