@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/dedup_bench.py
 	$(BIN)/python benchmarks/check_bench.py
+	$(BIN)/python benchmarks/train_bench.py
 
 clean:
 	rm -rf $(VENV) reports/demo .pytest_cache
