@@ -155,6 +155,8 @@ def test_other_methods_run(project):
     prompt = run(project, "prompt", method="prompt_tuning", max_steps=4, eval_steps=2,
                  prompt_tuning={"num_virtual_tokens": 4})
     assert prompt.manifest["trainable_parameters"] == 4 * 32
+    checkpointed = run(project, "checkpointed", gradient_checkpointing=True, max_steps=4, eval_steps=2)
+    assert checkpointed.manifest["metrics"]["train_loss_last"] is not None
     with pytest.raises(ConfigError, match="qlora needs a CUDA GPU"):
         run(project, "qlora", method="qlora", max_steps=2)
 
