@@ -221,6 +221,49 @@ def train_command(
     console.print(f"saved {manifest['saved']}; log and manifest in {result.output_dir}")
 
 
+@app.command("eval")
+def eval_command(
+    config: Annotated[Path, typer.Argument(help="YAML config file with a train section (the base model)")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="run folder (default: from config)")] = None,
+) -> None:
+    """Evaluate the base and the fine-tuned model side by side on the test split."""
+    from harness.eval.evaluation import evaluate_models
+
+    try:
+        settings, base = load_config(config)
+        with Reporter(console if sys.stdout.isatty() else None) as reporter:
+            result = evaluate_models(settings, base, output_dir=output, reporter=reporter)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    report = result.report
+    names = list(report["models"])
+    table = Table("metric", *names, box=None, pad_edge=False)
+    first = report["models"][names[0]]["metrics"]
+    for metric in first:
+        if "value" not in first[metric]:
+            continue
+        cells = []
+        for name in names:
+            m = report["models"][name]["metrics"][metric]
+            cells.append(f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
+        table.add_row(metric, *cells)
+    console.print(table)
+    categories = Table("error category", *names, box=None, pad_edge=False)
+    for category in report["models"][names[0]]["categories"]:
+        counts = [report["models"][n]["categories"][category]["count"] for n in names]
+        if any(counts):
+            categories.add_row(category, *(f"{c} ({report['models'][n]['categories'][category]['value']:.0%})"
+                                           for c, n in zip(counts, names, strict=True)))
+    console.print(categories)
+    for violation in report["group_violations"]:
+        console.print(f"[yellow]{violation['model']}: {violation['score']} differs by {violation['difference']:.3f} "
+                      f"across {violation['attribute']} (worst: {violation['worst_group']})[/]", highlight=False)
+    if "tuned" not in report["models"]:
+        console.print("[dim]no fine-tuned model found: evaluated the base model only (run harness train first)[/]")
+    console.print(f"{report['models'][names[0]]['examples']} examples; wrote {result.output_dir}/eval.json and "
+                  "predictions.parquet")
+
+
 def _config_base(config: Path | None) -> Path | None:
     return load_config(config)[1] if config is not None else None
 

@@ -305,6 +305,40 @@ class TrainConfig(_Strict):
     output_dir: str | None = Field(None, description="default: reports/<project>/train")
 
 
+class CategoryConfig(_Strict):
+    """Thresholds of the error categories (see harness/eval/categories.py for each rule)."""
+
+    overlong_ratio: float = Field(2.5, gt=1, description="prediction words / reference words above this: overlong")
+    repetition_ratio: float = Field(0.3, gt=0, le=1, description="repeated 3-gram share above this: repetition")
+    repetition_min_words: int = Field(12, ge=3)
+    min_misspellings: int = Field(1, ge=1, description="unknown words needed to call an answer misspelt")
+    extra_words: list[str] = Field(default_factory=list, description="words the spelling dictionary should accept")
+    wrong_answer_f1: float = Field(0.3, ge=0, le=1, description="token F1 with the reference below this: wrong answer")
+    inconsistency_similarity: float = Field(0.7, gt=0, lt=1, description="Jaccard of two inputs to count as paraphrases")
+    inconsistency_f1: float = Field(0.5, ge=0, le=1, description="answers to paraphrases agreeing less than this conflict")
+    expected_format: Literal["text", "json", "label"] = Field("text", description="label: the allowed labels of the data")
+
+
+class EvalConfig(_Strict):
+    """Generation settings, metrics and error-category thresholds for ``harness eval``."""
+
+    split: Literal["test", "validation"] = "test"
+    max_examples: int | None = Field(None, ge=1, description="evaluate the first N examples only")
+    batch_size: int = Field(8, ge=1)
+    max_new_tokens: int = Field(128, ge=1)
+    temperature: float = Field(0.0, ge=0, description="0: greedy")
+    top_p: float = Field(1.0, gt=0, le=1)
+    stop: list[str] = Field(default_factory=lambda: ["### Instruction:"])
+    metrics: list[Literal["sacrebleu", "chrf", "rouge", "exact_match", "token_f1"]] = Field(
+        default_factory=lambda: ["sacrebleu", "chrf", "rouge", "exact_match", "token_f1"])
+    bootstrap_resamples: int = Field(1000, ge=10)
+    categories: CategoryConfig = Field(default_factory=CategoryConfig)
+    group_attributes: list[str] | None = Field(None, description="default: bias.attributes")
+    max_group_difference: float = Field(0.1, ge=0, le=1, description="largest allowed gap of a score between groups")
+    adapter: str | None = Field(None, description="default: the train run's adapter (or full model)")
+    output_dir: str | None = Field(None, description="default: reports/<project>/eval")
+
+
 class HarnessConfig(_Strict):
     project: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = 42
@@ -320,6 +354,7 @@ class HarnessConfig(_Strict):
     checks: CheckConfig = Field(default_factory=CheckConfig)
     bias: BiasConfig = Field(default_factory=BiasConfig)
     train: TrainConfig | None = None
+    eval: EvalConfig = Field(default_factory=EvalConfig)
 
 
 class ConfigError(ValueError):
