@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/dedup_bench.py
 	$(BIN)/python benchmarks/check_bench.py
 	$(BIN)/python benchmarks/train_bench.py
+	$(BIN)/python benchmarks/generation_bench.py
 
 clean:
 	rm -rf $(VENV) reports/demo .pytest_cache

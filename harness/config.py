@@ -336,6 +336,8 @@ class EvalConfig(_Strict):
     group_attributes: list[str] | None = Field(None, description="default: bias.attributes")
     max_group_difference: float = Field(0.1, ge=0, le=1, description="largest allowed gap of a score between groups")
     adapter: str | None = Field(None, description="default: the train run's adapter (or full model)")
+    benchmarks: list[str] = Field(default_factory=list, description="folders of NAME.yaml + NAME.jsonl benchmark files")
+    lm_eval_tasks: list[str] = Field(default_factory=list, description="lm-evaluation-harness tasks (optional extra)")
     output_dir: str | None = Field(None, description="default: reports/<project>/eval")
 
 

@@ -78,3 +78,60 @@ def test_labels_parsed_from_generated_text():
     assert _parse_label("Positive\nbecause it is nice", labels) == "positive"
     assert _parse_label("neutral.", labels) == "neutral"
     assert _parse_label("I cannot tell", labels) is None and _parse_label("", labels) is None
+
+
+def _write_task(folder, name, spec: dict, items: list[dict]):
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(spec))
+    (folder / f"{name}.jsonl").write_text("\n".join(json.dumps(i) for i in items) + "\n")
+
+
+def test_multiple_choice_by_loglikelihood_picks_the_likeliest_choice(project, tmp_path):  # noqa: F811
+    from harness.eval.tasks import choice_loglikelihoods, load_tasks, run_task
+
+    model = AutoModelForCausalLM.from_pretrained(project / "model")
+    tokenizer = AutoTokenizer.from_pretrained(project / "model")
+    choices = ["Paris", "Lima", "Tokyo"]
+    scores = choice_loglikelihoods(model, tokenizer, "The capital of France is", choices, add_bos=True)
+    best = choices[int(np.argmax(scores))]
+    _write_task(tmp_path / "bench", "capitals", {"type": "multiple_choice", "prompt": "The capital of {country} is",
+                                                 "choices": "choices", "answer": "answer"},
+                [{"country": "France", "choices": choices, "answer": best},
+                 {"country": "France", "choices": choices, "answer": next(c for c in choices if c != best)}])
+    [task] = load_tasks(tmp_path / "bench")
+    result = run_task(task, model, tokenizer, add_bos=True, batch_size=2, resamples=20, seed=0)
+    assert result["items"] == 2 and result["acc"]["value"] == 0.5
+
+
+def test_generation_task_and_bad_task_files(project, tmp_path):  # noqa: F811
+    from harness.config import ConfigError
+    from harness.eval.tasks import load_tasks, parse_answer, run_task, ParseSettings
+
+    assert parse_answer(" Paris.\nmore text", ParseSettings()) == "paris"
+    model = AutoModelForCausalLM.from_pretrained(project / "model")
+    tokenizer = AutoTokenizer.from_pretrained(project / "model")
+    _write_task(tmp_path / "gen", "echo", {"type": "generation", "prompt": "{q}", "answer": "a", "metric": "token_f1",
+                                           "max_new_tokens": 4}, [{"q": "Red", "a": "red"}, {"q": "Blue", "a": "blue"}])
+    [task] = load_tasks(tmp_path / "gen")
+    result = run_task(task, model, tokenizer, add_bos=True, batch_size=2, resamples=20, seed=0)
+    assert result["items"] == 2 and 0.0 <= result["token_f1"]["value"] <= 1.0
+    _write_task(tmp_path / "bad", "broken", {"type": "quiz", "prompt": "{q}", "answer": "a"}, [{"q": "x", "a": "y"}])
+    with pytest.raises(ConfigError, match=r"broken.yaml: type"):
+        load_tasks(tmp_path / "bad")
+    _write_task(tmp_path / "bad2", "mc", {"type": "multiple_choice", "prompt": "{q}", "answer": "a"}, [{"q": "x", "a": 0}])
+    with pytest.raises(ConfigError, match="names the field holding its choices"):
+        load_tasks(tmp_path / "bad2")
+
+
+def test_lm_eval_missing_is_a_clear_error():
+    import importlib.util
+
+    from harness.config import ConfigError
+    from harness.eval.tasks import run_lm_eval
+
+    if importlib.util.find_spec("lm_eval") is not None:
+        pytest.skip("lm_eval is installed here")
+    with pytest.raises(ConfigError, match=r"pip install 'harness\[lm-eval\]'"):
+        run_lm_eval(["hellaswag"], "model", None)

@@ -24,6 +24,7 @@ from harness.eval.categories import CATEGORIES, categorise
 from harness.eval.generate import generate, prompt_ids
 from harness.eval.metrics import load_metric
 from harness.eval.stats import bootstrap_interval, by_group, mean_with_interval
+from harness.eval.tasks import load_tasks, run_lm_eval, run_task
 from harness.io.writers import write_frame, write_json
 from harness.progress import Reporter
 from harness.train.formatting import prompt_and_response
@@ -44,20 +45,26 @@ def default_eval_dir(config: HarnessConfig) -> Path:
     return Path(config.eval.output_dir) if config.eval.output_dir else Path("reports") / config.project / "eval"
 
 
-def load_models(config: HarnessConfig, base: Path) -> dict[str, tuple]:
-    """{"base": (model, tokenizer), "tuned": (...)}; tuned is missing when nothing was trained yet."""
-    from harness.train.recipe import default_train_dir, load_model_and_tokenizer
+def find_adapter(config: HarnessConfig, base: Path) -> Path | None:
+    """eval.adapter, else the train run's adapter (or full model); None when nothing was trained yet."""
+    from harness.train.recipe import default_train_dir
 
-    if config.train is None:
-        raise ConfigError("eval needs train.model (the base model) in the config")
+    if config.eval.adapter:
+        adapter = Path(config.eval.adapter)
+        adapter = adapter if adapter.is_absolute() else base / adapter
+        if not adapter.is_dir():
+            raise ConfigError(f"eval.adapter: {adapter} not found")
+        return adapter
+    run = default_train_dir(config)
+    return next((run / name for name in ("adapter", "model") if (run / name).is_dir()), None)
+
+
+def load_models(config: HarnessConfig, adapter: Path | None) -> dict[str, tuple]:
+    """{"base": (model, tokenizer), "tuned": (...)}; tuned is missing when there is no adapter."""
+    from harness.train.recipe import load_model_and_tokenizer
+
     models = {"base": load_model_and_tokenizer(config.train)}
-    adapter = Path(config.eval.adapter) if config.eval.adapter else None
-    if adapter is not None and not adapter.is_absolute():
-        adapter = base / adapter
-    if adapter is None:
-        run = default_train_dir(config)
-        adapter = next((run / name for name in ("adapter", "model") if (run / name).is_dir()), None)
-    if adapter is not None and adapter.is_dir():
+    if adapter is not None:
         model, tokenizer = load_model_and_tokenizer(config.train)
         if (adapter / "adapter_config.json").is_file():
             from peft import PeftModel
@@ -68,8 +75,6 @@ def load_models(config: HarnessConfig, base: Path) -> dict[str, tuple]:
 
             model = AutoModelForCausalLM.from_pretrained(adapter, trust_remote_code=config.train.trust_remote_code)
         models["tuned"] = (model, tokenizer)
-    elif config.eval.adapter:
-        raise ConfigError(f"eval.adapter: {adapter} not found")
     return models
 
 
@@ -146,15 +151,20 @@ def evaluate_models(
     reporter = reporter or Reporter(None)
     output_dir = output_dir or default_eval_dir(config)
     started = time.perf_counter()
+    if config.train is None:
+        raise ConfigError("eval needs train.model (the base model) in the config")
+    adapter = find_adapter(config, base)
+    tasks = [t for folder in config.eval.benchmarks for t in load_tasks(base / folder)]
     with reporter.step("loading models"):
-        models = load_models(config, base)
+        models = load_models(config, adapter)
     tokenizer = models["base"][1]
     examples = _examples(config, base, tokenizer)
     labels = sorted(examples["label"].unique().to_list()) if config.data.kind == "classification" else None
     attributes = [a for a in (config.eval.group_attributes if config.eval.group_attributes is not None
                               else config.bias.attributes) if a in examples.columns]
     ids = prompt_ids(tokenizer, examples["model_prompt"].to_list(), add_bos=config.data.kind != "chat")
-    report: dict = {"split": config.eval.split, "models": {}, "groups": {}}
+    report: dict = {"split": config.eval.split, "adapter": str(adapter) if adapter else None, "models": {},
+                    "groups": {}, "benchmarks": {}}
     frames = []
     for name, (model, model_tokenizer) in models.items():
         with reporter.step(f"generating ({name})", total=len(ids)) as advance:
@@ -173,6 +183,16 @@ def evaluate_models(
                 for attribute in attributes
             }
         frames.append(scored.with_columns(pl.lit(name).alias("model")))
+        for task in tasks:
+            with reporter.step(f"benchmark {task.name} ({name})"):
+                report["benchmarks"].setdefault(task.name, {})[name] = run_task(
+                    task, model, model_tokenizer, add_bos=config.data.kind != "chat",
+                    batch_size=config.eval.batch_size, resamples=config.eval.bootstrap_resamples, seed=config.seed)
+    if config.eval.lm_eval_tasks:
+        with reporter.step("lm-evaluation-harness"):
+            report["lm_eval"] = {"base": run_lm_eval(config.eval.lm_eval_tasks, config.train.model, None)}
+            if adapter is not None:
+                report["lm_eval"]["tuned"] = run_lm_eval(config.eval.lm_eval_tasks, config.train.model, adapter)
     if "tuned" in report["models"]:
         base_metrics, tuned_metrics = report["models"]["base"]["metrics"], report["models"]["tuned"]["metrics"]
         report["delta"] = {k: tuned_metrics[k]["value"] - base_metrics[k]["value"]
