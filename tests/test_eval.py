@@ -50,6 +50,7 @@ def test_eval_compares_base_and_tuned(project):  # noqa: F811
     for metrics in (m["metrics"] for m in report["models"].values()):
         for name in ("token_f1", "exact_match", "rougeL", "sacrebleu", "chrf"):
             assert metrics[name]["ci_low"] <= metrics[name]["value"] + 1e-9 and metrics[name]["ci_high"] >= metrics[name]["ci_low"]
+    assert all(m["reference_perplexity"] > 1 for m in report["models"].values())
     examples = report["models"]["base"]["examples"]
     assert examples == pl.read_parquet(project / "data" / "test.parquet").height
     predictions = pl.read_parquet(project / "eval" / "predictions.parquet")

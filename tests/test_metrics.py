@@ -14,7 +14,7 @@ REFERENCES = ["the cat sat on a mat", "the quick brown fox jumped over", "nothin
 
 def test_every_shipped_metric_loads_offline():
     assert {n.removeprefix("harness_") for n in NAMES} == {"sacrebleu", "chrf", "rouge", "exact_match", "token_f1",
-                                                            "classification"}
+                                                            "classification", "perplexity"}
     with pytest.raises(ValueError, match="unknown metric"):
         load_metric("bleurt")
 
@@ -68,3 +68,26 @@ def test_classification_equals_scikit_learn():
     assert result["accuracy"] == 0.6
     assert result["f1_macro"] == f1_score(refs, preds, average="macro")
     assert result["confusion_matrix"] == [[1, 0, 1], [0, 1, 0], [1, 0, 1]]  # rows: true neg, neu, pos
+
+
+def test_perplexity_is_exp_of_mean_token_nll(tmp_path):
+    import math
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tiny_model import build_tiny_model
+
+    path = build_tiny_model(tmp_path / "m", ["the cat sat on the mat", "a dog ran"])
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    texts = ["the cat sat on the mat", "a dog ran"]
+    result = load_metric("perplexity").compute(predictions=texts, model_id=str(path))
+    expected = []
+    for text in texts:
+        ids = torch.tensor([[tokenizer.bos_token_id] + tokenizer(text, add_special_tokens=False)["input_ids"]])
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1], dim=-1)
+        nll = -logprobs.gather(1, ids[0, 1:, None]).mean()
+        expected.append(math.exp(float(nll)))
+    assert result["perplexities"] == pytest.approx(expected, rel=1e-5)
+    assert result["mean_perplexity"] == pytest.approx(sum(expected) / 2, rel=1e-5)

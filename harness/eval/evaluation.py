@@ -176,6 +176,10 @@ def evaluate_models(
         with reporter.step(f"scoring ({name})"):
             scored = score_predictions(frame, config, labels)
             report["models"][name] = summarise(scored, config, labels, config.seed)
+            texts = [f"{p}{r}" for p, r in zip(frame["model_prompt"], frame["reference"], strict=True)]
+            perplexity = load_metric("perplexity").compute(predictions=texts, model=model, tokenizer=model_tokenizer,
+                                                           max_length=config.train.max_seq_len)
+            report["models"][name]["reference_perplexity"] = perplexity["mean_perplexity"]
             report["groups"][name] = {
                 attribute: by_group({m: scored[m].to_numpy() for m in PER_EXAMPLE}
                                     | {f"rate_{c}": scored[f"is_{c}"].cast(pl.Float64).to_numpy() for c in CATEGORIES},
