@@ -6,6 +6,7 @@ error (bad config, missing or unreadable input) reported as one line.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -115,17 +116,34 @@ def example_command(
 
 @app.command("demo")
 def demo_command(
-    directory: Annotated[Path, typer.Option("--dir", help="where the demo writes everything")] = Path("reports/demo"),
+    directory: Annotated[Path, typer.Option("--dir", help="where the demo writes everything (emptied first)")] = Path("reports/demo"),
 ) -> None:
-    """Generate the example data set, prepare it, and run the checks and the training gate on it."""
-    config_path = write_example(directory / "example")
-    console.print(f"[bold]harness demo[/]: example data with planted defects in {directory / 'example'}")
-    _run_prepare(config_path, output=directory / "data", strict=False, use_cache=False)
-    console.print("\n[bold]checks and training gate[/]")
+    """The whole loop twice on the built-in example: the second iteration adds the data the first report asked for."""
+    import shutil
+
+    from harness.examples import supply_requested_data
+    from harness.loop import run_iteration
+
+    if directory.exists():
+        shutil.rmtree(directory)
+    config_path = write_example(directory / "example", with_model=True)
+    console.print(f"[bold]harness demo[/]: example data with planted defects and a tiny model in {directory / 'example'}")
     settings, base = load_config(config_path)
-    verdict = run_checks(settings, base, data_dir=directory / "data")
-    print_verdict(verdict, write_verdict(verdict, directory / "checks"))
-    raise typer.Exit(verdict.exit_code)
+    for round_number in (1, 2):
+        console.rule(f"iteration {round_number}")
+        with Reporter(console if sys.stdout.isatty() else None) as reporter:
+            result = run_iteration(settings, base, root=directory, reporter=reporter)
+        if round_number == 1:
+            stats = json.loads((result.folder / "data" / "stats.json").read_text())
+            console.print(f"data: {stats['rows_read']} rows read, {stats['rows_kept']} kept, {stats['rows_rejected']} "
+                          f"rejected ({len(stats['rejects_by_reason'])} reasons; see {result.folder / 'data'})")
+        print_iteration(result)
+        if not result.passed_gate:
+            raise typer.Exit(1)
+        if round_number == 1:
+            added = supply_requested_data(result.report, directory / "example")
+            console.print(f"[bold]adding the requested data[/]: " + (", ".join(
+                f"{n} rows for {request}" for request, n in added.items()) or "nothing the generator can make"))
 
 
 def print_verdict(verdict: Verdict, written: tuple[Path, Path]) -> None:
@@ -262,6 +280,89 @@ def eval_command(
         console.print("[dim]no fine-tuned model found: evaluated the base model only (run harness train first)[/]")
     console.print(f"{report['models'][names[0]]['examples']} examples; wrote {result.output_dir}/eval.json and "
                   "predictions.parquet")
+
+
+runs_app = typer.Typer(help="The iterations of a project.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+def print_iteration(result) -> None:
+    report = result.report
+    comparison = report.get("comparison")
+    if comparison and comparison["regressions"]:
+        console.print(f"[bold red]regressed since {comparison['previous']}:[/] " + ", ".join(comparison["regressions"]))
+    if not result.passed_gate:
+        console.print("[bold red]gate: FAIL[/] the iteration stopped before training (see checks/)")
+        return
+    if comparison:
+        for name, item in {**comparison["scores"], **comparison["categories"]}.items():
+            if item["status"] != "unchanged":
+                console.print(f"  {name}: {item['before']:.3g} -> {item['now']:.3g} ({item['status']})", highlight=False)
+        flips = comparison["flips"]
+        console.print(f"  wrong -> right: {len(flips['wrong_to_right'])}, right -> wrong: {len(flips['right_to_wrong'])}")
+    targeted = report["targeted"]
+    console.print(f"{targeted['failures']} of {targeted['evaluated']} test answers fail; "
+                  f"{len(targeted['requests'])} data requests ({targeted['total_examples_requested']} examples):")
+    for request in targeted["requests"][:5]:
+        console.print(f"  {request['id']}: add ~{request['add_examples']} — {request['why']}", highlight=False)
+    console.print(f"report: {result.folder}/report.html (and .md, .json), data_requests.jsonl")
+
+
+@app.command("loop")
+def loop_command(
+    config: Annotated[Path, typer.Argument(help="YAML config file with a train section")],
+    force: Annotated[bool, typer.Option("--force", help="go on past a failing gate; recorded")] = False,
+) -> None:
+    """One iteration: prepare, check and gate, train, evaluate, report; compared with the previous one."""
+    from harness.loop import run_iteration
+
+    try:
+        settings, base = load_config(config)
+        with Reporter(console if sys.stdout.isatty() else None) as reporter:
+            result = run_iteration(settings, base, force=force, reporter=reporter)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    console.print(f"[bold]{result.folder.name}[/] of {settings.project}")
+    print_iteration(result)
+    raise typer.Exit(0 if result.passed_gate else 1)
+
+
+@runs_app.command("list")
+def runs_list(config: Annotated[Path, typer.Argument(help="YAML config file")]) -> None:
+    """Every iteration with its gate, headline score and failure count."""
+    from harness.loop import project_root
+    from harness.runs import list_runs
+
+    settings, _ = load_config(config)
+    table = Table("iteration", "started", "gate", "token F1", "failing answers", "seconds", box=None, pad_edge=False)
+    for row in list_runs(project_root(settings)):
+        gate = "pass" if row["gate"]["passed"] else ("forced" if row["gate"]["forced"] else "FAIL")
+        table.add_row(row["iteration"], row["started"], gate, _number(row.get("token_f1"), ".3f"),
+                      str(row.get("failures", "")), f"{row['seconds']:.0f}")
+    console.print(table)
+
+
+@runs_app.command("compare")
+def runs_compare(
+    config: Annotated[Path, typer.Argument(help="YAML config file")],
+    first: Annotated[str, typer.Argument(help="earlier iteration, e.g. iter-001")],
+    second: Annotated[str, typer.Argument(help="later iteration, e.g. iter-002")],
+) -> None:
+    """Paired comparison of two iterations' test results."""
+    from harness.loop import project_root
+    from harness.runs import compare_runs
+
+    try:
+        settings, _ = load_config(config)
+        result = compare_runs(project_root(settings), first, second, seed=settings.seed)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    table = Table("item", first, second, "status", box=None, pad_edge=False)
+    for name, item in {**result["scores"], **result["categories"]}.items():
+        if isinstance(item["before"], float) or item["before"] or item["now"]:
+            table.add_row(name, f"{item['before']:.3g}", f"{item['now']:.3g}", item["status"])
+    console.print(table)
+    console.print(f"{result['paired_examples']} paired test examples; regressions: {result['regressions'] or 'none'}")
 
 
 def _config_base(config: Path | None) -> Path | None:

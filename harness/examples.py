@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 from pathlib import Path
 
 import yaml
@@ -18,10 +19,16 @@ _CAPITALS = {
     "France": "Paris", "Japan": "Tokyo", "Kenya": "Nairobi", "Canada": "Ottawa", "Peru": "Lima",
     "Norway": "Oslo", "Egypt": "Cairo", "Chile": "Santiago", "Vietnam": "Hanoi", "Poland": "Warsaw",
     "Ghana": "Accra", "Spain": "Madrid", "Greece": "Athens", "Cuba": "Havana", "Nepal": "Kathmandu",
+    "Italy": "Rome", "Germany": "Berlin", "Austria": "Vienna", "Portugal": "Lisbon", "Ireland": "Dublin",
+    "Sweden": "Stockholm", "Finland": "Helsinki", "Denmark": "Copenhagen", "Hungary": "Budapest",
+    "Thailand": "Bangkok", "Mexico": "Mexico City", "Argentina": "Buenos Aires", "Colombia": "Bogota",
+    "Ethiopia": "Addis Ababa", "Morocco": "Rabat", "Senegal": "Dakar", "Mongolia": "Ulaanbaatar",
 }
 _ANTONYMS = {
     "hot": "cold", "early": "late", "happy": "sad", "heavy": "light", "ancient": "modern",
     "generous": "stingy", "brave": "cowardly", "narrow": "wide", "rough": "smooth", "loud": "quiet",
+    "tall": "short", "full": "empty", "rich": "poor", "strong": "weak", "fast": "slow",
+    "open": "closed", "clean": "dirty", "young": "old", "dark": "bright", "hard": "soft",
 }
 _TOPICS = ["geography", "arithmetic", "language", "science", "writing"]
 _REGIONS = ["north", "south", "east", "west"]
@@ -39,6 +46,23 @@ _FACTS = [
 ]
 
 
+_SUBJECTS = ["a rainy morning", "a lost key", "the first day of school", "a lighthouse", "an old bicycle",
+             "a crowded market", "a quiet library", "a mountain village"]
+# Few arithmetic rows at first: the first iteration's report should ask for more (see the demo).
+FIRST_ARITHMETIC_ROWS = 12
+
+
+def arithmetic_rows(rng: random.Random, count: int, *, exclude: set[tuple[int, int]] = frozenset()) -> list[dict]:
+    """Distinct addition questions; an unlimited supply for the data the reports request."""
+    pairs: set[tuple[int, int]] = set()
+    while len(pairs) < count:
+        pair = (rng.randint(2, 99), rng.randint(2, 99))
+        if pair not in exclude:
+            pairs.add(pair)
+    return [{"instruction": f"Add {a} and {b}.", "input": "", "output": f"{a} plus {b} equals {a + b}.",
+             "topic": "arithmetic", "region": rng.choice(_REGIONS)} for a, b in sorted(pairs)]
+
+
 def _clean_rows(rng: random.Random) -> list[dict]:
     rows: list[dict] = []
     for country, capital in _CAPITALS.items():
@@ -49,20 +73,16 @@ def _clean_rows(rng: random.Random) -> list[dict]:
     for word, opposite in _ANTONYMS.items():
         rows.append({"instruction": "Give the antonym of the word.", "input": word,
                      "output": f"The opposite of '{word}' is '{opposite}'.", "topic": "language"})
-    pairs = sorted({(rng.randint(2, 99), rng.randint(2, 99)) for _ in range(80)})[:60]
-    for a, b in rng.sample(pairs, len(pairs)):
-        rows.append({"instruction": f"Add {a} and {b}.", "input": "",
-                     "output": f"{a} plus {b} equals {a + b}.", "topic": "arithmetic"})
     for question, answer in _FACTS:
         rows.append({"instruction": question, "input": "", "output": answer, "topic": "science"})
-    for subject in ["a rainy morning", "a lost key", "the first day of school", "a lighthouse", "an old bicycle",
-                    "a crowded market", "a quiet library", "a mountain village"]:
+    for subject in _SUBJECTS:
         rows.append({"instruction": "Write one sentence about the subject.", "input": subject,
                      "output": f"Everyone remembers {subject}, and each person tells its story a little differently.",
                      "topic": "writing"})
     for row in rows:
         row["region"] = rng.choice(_REGIONS)
-    return rows
+    rows += arithmetic_rows(rng, FIRST_ARITHMETIC_ROWS)
+    return rng.sample(rows, len(rows))
 
 
 def _planted_rows() -> list[tuple[str, dict]]:
@@ -148,11 +168,79 @@ CONFIG = {
     "data": {"kind": "instruction", "inputs": ["data/*.jsonl", "data/*.jsonl.gz"]},
     "dedup": {"keep": "first", "conflicting_responses": "keep_one"},
     "bias": {"attributes": ["region"], "min_group_share": 0.1},
+    "checks": {"max_seq_len": 128},
+    "train": {"method": "full", "max_seq_len": 128, "max_steps": 200, "eval_steps": 50, "batch_size": 8,
+              "learning_rate": 3e-3, "warmup": 0.05, "early_stopping_patience": None},
+    "eval": {"max_new_tokens": 24, "batch_size": 16, "bootstrap_resamples": 200, "group_attributes": ["topic", "region"]},
 }
+SPECIAL_TOKENS = ["<unk>", "<pad>", "<s>", "</s>"]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<s> {{ m['role'] }} : {{ m['content'] }} </s> {% endfor %}"
+    "{% if add_generation_prompt %}<s> assistant : {% endif %}"
+)
 
 
-def write_example(directory: Path, *, seed: int = 7) -> Path:
-    """Write data files, ``planted.json`` and ``harness.yaml`` into directory; returns the config path."""
+def build_tiny_model(directory: Path, texts: list[str], *, seed: int = 0, hidden_size: int = 32) -> Path:
+    """A tiny Llama with random weights and a word-level tokenizer over ``texts``, saved locally.
+
+    No download: the demo and the tests build their model from a config. The
+    0.2 init scale (not 0.02) lets a few hundred steps move the output away
+    from uniform.
+    """
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    words = sorted({w for t in texts for w in re.findall(r"\w+|[^\w\s]", t)})
+    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS + words)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
+                                        eos_token="</s>")
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(vocab), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         pad_token_id=1, bos_token_id=2, eos_token_id=3, initializer_range=0.2)
+    LlamaForCausalLM(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def example_vocabulary() -> list[str]:
+    """Every text the example and its supplied data can contain, and the prompt template."""
+    rng = random.Random(0)
+    texts = ["### Instruction : Input : Response : Label assistant user system"]
+    texts += [f"{r['instruction']} {r['input']} {r['output']}" for r in _clean_rows(rng)]
+    texts += [f"{r['instruction']} {r['input']} {r['output']}" for _, r in _planted_rows() + _cleaned_but_kept()]
+    texts += [" ".join(str(n) for n in range(0, 200))]
+    return texts
+
+
+def supply_requested_data(report: dict, directory: Path, *, seed: int = 11) -> dict[str, int]:
+    """Write the rows an iteration report asks for, as far as the example's generators can make them.
+
+    Returns rows written per request. The generator knows topics (the slice
+    requests on ``topic``); it writes them into ``data/requested-N.jsonl``.
+    """
+    rng = random.Random(seed)
+    written: dict[str, int] = {}
+    rows = []
+    for request in report["targeted"]["requests"]:
+        if request.get("attribute") == "topic" and request.get("group") == "arithmetic":
+            new = arithmetic_rows(rng, request["add_examples"])
+            rows += new
+            written[request["id"]] = len(new)
+    if rows:
+        number = len(list((directory / "data").glob("requested-*.jsonl"))) + 1
+        path = directory / "data" / f"requested-{number}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return written
+
+
+def write_example(directory: Path, *, seed: int = 7, with_model: bool = False) -> Path:
+    """Write data files, ``planted.json``, ``harness.yaml`` and (``with_model``) a tiny model into directory;
+    returns the config path."""
     rng = random.Random(seed)
     data_dir = directory / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -176,5 +264,8 @@ def write_example(directory: Path, *, seed: int = 7) -> Path:
     }
     (directory / "planted.json").write_text(json.dumps(manifest, indent=2) + "\n")
     config_path = directory / "harness.yaml"
-    config_path.write_text(yaml.safe_dump(CONFIG, sort_keys=False))
+    config = CONFIG | {"train": CONFIG["train"] | {"model": str((directory / "model").resolve())}}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    if with_model:
+        build_tiny_model(directory / "model", example_vocabulary(), hidden_size=64)
     return config_path

@@ -76,7 +76,7 @@ def test_perplexity_is_exp_of_mean_token_nll(tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tiny_model import build_tiny_model
+    from harness.examples import build_tiny_model
 
     path = build_tiny_model(tmp_path / "m", ["the cat sat on the mat", "a dog ran"])
     model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)

@@ -18,7 +18,7 @@ from harness.data.prepare import prepare
 from harness.examples import write_example
 from harness.train.formatting import IGNORE, encode_rows, prompt_and_response
 from harness.train.recipe import GateBlocked, finetune
-from tiny_model import build_tiny_model
+from harness.examples import build_tiny_model
 
 runner = CliRunner()
 

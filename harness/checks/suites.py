@@ -115,8 +115,14 @@ def read_suite(path: Path) -> dict:
 
 
 def _quiet_great_expectations() -> None:
-    """Its log lines would repeat, less clearly, what our errors and results already say."""
-    logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
+    """Its log lines would repeat, less clearly, what our errors and results already say.
+
+    Some of its loggers set their own level, so each is silenced; and its validator
+    turns on ``logging.captureWarnings``, which would route every later library
+    warning to the terminal, so that is turned back off after each validation.
+    """
+    for name in [n for n in logging.Logger.manager.loggerDict if n.startswith("great_expectations")] + ["great_expectations"]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _first_line(exc: Exception) -> str:
@@ -199,6 +205,7 @@ def run_expectations(frame: pd.DataFrame, expectations: list[dict], parameters: 
         result_format={"result_format": "SUMMARY", "unexpected_index_column_names": ["row_id"],
                        "partial_unexpected_count": EXAMPLES},
     )
+    logging.captureWarnings(False)
     outcomes = []
     for item in sorted(result.results, key=lambda r: r.expectation_config.meta["harness_index"]):
         source = expectations[item.expectation_config.meta["harness_index"]]

@@ -1,9 +1,9 @@
 """What to collect next: failures grouped by category, slice and topic, turned into data requests.
 
 A failure is a fine-tuned model's test answer with at least one error
-category. Failures are counted per category, per group of each sensitive
-attribute and per label, and clustered by topic (TF-IDF of the inputs,
-k-means). Each group of failures becomes a request: how many examples to add
+category. Failures are counted per category; groups of each attribute whose
+token F1 or failure rate is clearly worse than the whole are weak slices; and
+failing inputs are clustered by topic (TF-IDF of the inputs, k-means). Each group of failures becomes a request: how many examples to add
 (``EXAMPLES_PER_FAILURE`` per failure, at least ``MIN_REQUEST``), with the
 failing prompts and their nearest training examples (TF-IDF cosine), ready for
 annotation in ``data_requests.jsonl``.
@@ -22,6 +22,7 @@ from harness.eval.categories import CATEGORIES
 EXAMPLES_PER_FAILURE = 5
 MIN_REQUEST = 10
 EXAMPLES_SHOWN = 3
+SLICE_MARGIN = 0.1
 NEIGHBOURS = 3
 
 
@@ -46,19 +47,25 @@ def by_category(failing: pl.DataFrame, total: int) -> list[dict]:
 
 
 def by_slice(predictions: pl.DataFrame, failing: pl.DataFrame, attributes: list[str]) -> list[dict]:
-    """Groups whose failure rate is above the overall rate, worst first."""
-    model_rows = predictions.filter(pl.col("model") == failing["model"][0]) if failing.height else predictions.head(0)
-    overall = failing.height / max(model_rows.height, 1)
+    """Groups clearly worse than the whole: mean token F1 at least ``SLICE_MARGIN`` below the overall
+    mean, or a failure rate that much above the overall rate. Worst first."""
+    model = failing["model"][0] if failing.height else "base"
+    rows_of_model = predictions.filter(pl.col("model") == model).with_columns(
+        (pl.col("categories").list.len() > 0).alias("_failed"))
+    overall_f1, overall_rate = float(rows_of_model["token_f1"].mean()), float(rows_of_model["_failed"].mean())
     rows = []
     for attribute in attributes:
-        totals = dict(model_rows.group_by(attribute).len().iter_rows())
-        for group, count in failing.group_by(attribute).len().iter_rows():
-            rate = count / totals[group]
-            if rate > overall:
-                rows.append({"attribute": attribute, "group": str(group), "failures": count, "rows": totals[group],
-                             "failure_rate": rate, "overall_rate": overall,
-                             "examples": _examples(failing.filter(pl.col(attribute) == group))})
-    return sorted(rows, key=lambda r: (-r["failure_rate"], -r["failures"]))
+        groups = rows_of_model.group_by(attribute).agg(
+            pl.len().alias("rows"), pl.col("token_f1").mean().alias("f1"), pl.col("_failed").sum().alias("failures"),
+            pl.col("_failed").mean().alias("rate"))
+        for group in groups.iter_rows(named=True):
+            if group["f1"] <= overall_f1 - SLICE_MARGIN or group["rate"] >= overall_rate + SLICE_MARGIN:
+                members = rows_of_model.filter(pl.col(attribute) == group[attribute])
+                rows.append({"attribute": attribute, "group": str(group[attribute]), "rows": group["rows"],
+                             "failures": group["failures"], "failure_rate": group["rate"], "overall_rate": overall_rate,
+                             "mean_token_f1": group["f1"], "overall_token_f1": overall_f1,
+                             "row_ids": members["row_id"].to_list(), "examples": _examples(members)})
+    return sorted(rows, key=lambda r: (r["mean_token_f1"], -r["failure_rate"]))
 
 
 def topic_clusters(failing: pl.DataFrame, *, seed: int, max_clusters: int = 5) -> list[dict]:
@@ -128,10 +135,10 @@ def targeted_report(predictions: pl.DataFrame, train: pl.DataFrame, *, attribute
     }
     requests = []
     for s in report["slices"]:
-        rows = failing.filter(pl.col(s["attribute"]) == s["group"])["row_id"].to_list()
-        requests.append({"why": f"{s['attribute']} = {s['group']}: {s['failure_rate']:.0%} of its answers fail "
-                                f"(overall {s['overall_rate']:.0%})", "attribute": s["attribute"], "group": s["group"],
-                         "row_ids": rows})
+        requests.append({"why": f"{s['attribute']} = {s['group']}: token F1 {s['mean_token_f1']:.2f} against "
+                                f"{s['overall_token_f1']:.2f} overall, {s['failure_rate']:.0%} of answers fail",
+                         "attribute": s["attribute"], "group": s["group"],
+                         "row_ids": [r for r in s["row_ids"] if r in set(failing["row_id"].to_list())] or s["row_ids"]})
     for topic in report["topics"]:
         requests.append({"why": f"topic '{topic['topic']}': {topic['failures']} failing answers",
                          "topic": topic["topic"], "row_ids": topic["row_ids"]})

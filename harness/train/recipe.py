@@ -212,11 +212,12 @@ def training_arguments(train: TrainConfig, output_dir: Path, seed: int, has_vali
         logging_steps=max(1, min(train.eval_steps, 10)),
         logging_first_step=True,
         report_to=list(train.report_to) or "none",
-        gradient_checkpointing=train.gradient_checkpointing,
+        activation_checkpointing=train.gradient_checkpointing,
         remove_unused_columns=False,
         include_num_input_tokens_seen=True,
         disable_tqdm=not sys.stderr.isatty(),
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
         **_precision(train.precision),
     )
 
@@ -230,8 +231,12 @@ def finetune(
     output_dir: Path | None = None,
     reporter: Reporter | None = None,
     callbacks: list[TrainerCallback] | None = None,
+    verdict: Verdict | None = None,
 ) -> TrainResult:
-    """The whole recipe. Raises GateBlocked when the data fails its checks and force is off."""
+    """The whole recipe. Raises GateBlocked when the data fails its checks and force is off.
+
+    ``verdict``: a gate verdict already computed on the same data (the loop's), so it is not run twice.
+    """
     if config.train is None:
         raise ConfigError("the config has no train section: add train.model at least")
     train = config.train
@@ -239,9 +244,10 @@ def finetune(
     output_dir = output_dir or default_train_dir(config)
     seed = train.seed if train.seed is not None else config.seed
     started = time.perf_counter()
-    with reporter.step("checking the data (gate)"):
-        verdict = run_checks(config, base, force=force)
-        write_verdict(verdict, output_dir)
+    if verdict is None:
+        with reporter.step("checking the data (gate)"):
+            verdict = run_checks(config, base, force=force)
+    write_verdict(verdict, output_dir)
     if not verdict.passed and not force:
         raise GateBlocked(verdict)
     checkpoints = output_dir / "checkpoints"
