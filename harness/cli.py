@@ -312,6 +312,7 @@ def print_iteration(result) -> None:
 def loop_command(
     config: Annotated[Path, typer.Argument(help="YAML config file with a train section")],
     force: Annotated[bool, typer.Option("--force", help="go on past a failing gate; recorded")] = False,
+    root: Annotated[Path | None, typer.Option("--root", help="where iterations go (default: reports/<project>)")] = None,
 ) -> None:
     """One iteration: prepare, check and gate, train, evaluate, report; compared with the previous one."""
     from harness.loop import run_iteration
@@ -319,7 +320,7 @@ def loop_command(
     try:
         settings, base = load_config(config)
         with Reporter(console if sys.stdout.isatty() else None) as reporter:
-            result = run_iteration(settings, base, force=force, reporter=reporter)
+            result = run_iteration(settings, base, force=force, root=root, reporter=reporter)
     except USER_ERRORS as exc:
         _fail(str(exc))
     console.print(f"[bold]{result.folder.name}[/] of {settings.project}")
@@ -327,15 +328,21 @@ def loop_command(
     raise typer.Exit(0 if result.passed_gate else 1)
 
 
+ROOT_OPTION = typer.Option("--root", help="where the iterations are (default: reports/<project>)")
+
+
 @runs_app.command("list")
-def runs_list(config: Annotated[Path, typer.Argument(help="YAML config file")]) -> None:
+def runs_list(
+    config: Annotated[Path, typer.Argument(help="YAML config file")],
+    root: Annotated[Path | None, ROOT_OPTION] = None,
+) -> None:
     """Every iteration with its gate, headline score and failure count."""
     from harness.loop import project_root
     from harness.runs import list_runs
 
     settings, _ = load_config(config)
     table = Table("iteration", "started", "gate", "token F1", "failing answers", "seconds", box=None, pad_edge=False)
-    for row in list_runs(project_root(settings)):
+    for row in list_runs(root or project_root(settings)):
         gate = "pass" if row["gate"]["passed"] else ("forced" if row["gate"]["forced"] else "FAIL")
         table.add_row(row["iteration"], row["started"], gate, _number(row.get("token_f1"), ".3f"),
                       str(row.get("failures", "")), f"{row['seconds']:.0f}")
@@ -347,6 +354,7 @@ def runs_compare(
     config: Annotated[Path, typer.Argument(help="YAML config file")],
     first: Annotated[str, typer.Argument(help="earlier iteration, e.g. iter-001")],
     second: Annotated[str, typer.Argument(help="later iteration, e.g. iter-002")],
+    root: Annotated[Path | None, ROOT_OPTION] = None,
 ) -> None:
     """Paired comparison of two iterations' test results."""
     from harness.loop import project_root
@@ -354,7 +362,7 @@ def runs_compare(
 
     try:
         settings, _ = load_config(config)
-        result = compare_runs(project_root(settings), first, second, seed=settings.seed)
+        result = compare_runs(root or project_root(settings), first, second, seed=settings.seed)
     except USER_ERRORS as exc:
         _fail(str(exc))
     table = Table("item", first, second, "status", box=None, pad_edge=False)
