@@ -220,14 +220,17 @@ def example_vocabulary() -> list[str]:
 def supply_requested_data(report: dict, directory: Path, *, seed: int = 11) -> dict[str, int]:
     """Write the rows an iteration report asks for, as far as the example's generators can make them.
 
-    Returns rows written per request. The generator knows topics (the slice
-    requests on ``topic``); it writes them into ``data/requested-N.jsonl``.
+    Returns rows written per request. The generator can make arithmetic: it
+    answers a ``topic = arithmetic`` slice request or a topic cluster about
+    adding, once, into ``data/requested-N.jsonl``.
     """
     rng = random.Random(seed)
     written: dict[str, int] = {}
     rows = []
     for request in report["targeted"]["requests"]:
-        if request.get("attribute") == "topic" and request.get("group") == "arithmetic":
+        slice_request = request.get("attribute") == "topic" and request.get("group") == "arithmetic"
+        topic_request = "add" in request.get("topic", "").split(" / ")
+        if (slice_request or topic_request) and not written:
             new = arithmetic_rows(rng, request["add_examples"])
             rows += new
             written[request["id"]] = len(new)
