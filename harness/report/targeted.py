@@ -19,8 +19,8 @@ from sklearn.metrics.pairwise import linear_kernel
 
 from harness.eval.categories import CATEGORIES
 
-EXAMPLES_PER_FAILURE = 5
-MIN_REQUEST = 10
+EXAMPLES_PER_FAILURE = 25  # a test example stands for ~5 training examples (70/15 split), and a model needs several per pattern
+MIN_REQUEST = 50
 EXAMPLES_SHOWN = 3
 SLICE_MARGIN = 0.1
 NEIGHBOURS = 3
