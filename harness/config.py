@@ -314,7 +314,9 @@ class CategoryConfig(_Strict):
     min_misspellings: int = Field(1, ge=1, description="unknown words needed to call an answer misspelt")
     extra_words: list[str] = Field(default_factory=list, description="words the spelling dictionary should accept")
     wrong_answer_f1: float = Field(0.3, ge=0, le=1, description="token F1 with the reference below this: wrong answer")
-    inconsistency_similarity: float = Field(0.7, gt=0, lt=1, description="Jaccard of two inputs to count as paraphrases")
+    inconsistency_similarity: float = Field(
+        0.9, gt=0, lt=1, description="Jaccard of two inputs to count as paraphrases; templated questions differing "
+        "in one entity ('capital of Berlin' / 'of Rome') sit near 0.8 and are different questions")
     inconsistency_f1: float = Field(0.5, ge=0, le=1, description="answers to paraphrases agreeing less than this conflict")
     expected_format: Literal["text", "json", "label"] = Field("text", description="label: the allowed labels of the data")
 

@@ -53,9 +53,12 @@ def test_inconsistent_answers_to_paraphrased_inputs():
         ("What is the boiling point of water at sea level, in degrees Celsius?", "Water boils at 50 degrees.",
          "100 degrees Celsius."),
         ("Name a mammal that lives in the ocean and breathes air.", "A dolphin.", "A whale or a dolphin."),
+        # Same template, another entity: different questions, not paraphrases.
+        ("Name the country whose capital city is given.\nBerlin", "Germany.", "Berlin is the capital of Germany."),
+        ("Name the country whose capital city is given.\nRome", "Italy.", "Rome is the capital of Italy."),
     ]
     result = categorise(frame(rows), CategoryConfig())
-    assert result["is_inconsistency"].to_list() == [True, True, False]
+    assert result["is_inconsistency"].to_list() == [True, True, False, False, False]
 
 
 def test_format_errors_for_json_and_labels():

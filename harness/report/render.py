@@ -124,7 +124,9 @@ def render_markdown(report: dict) -> str:
     if targeted["slices"]:
         lines += ["", "## Weak slices", ""]
         for s in targeted["slices"]:
-            lines.append(f"- {s['attribute']} = {s['group']}: {s['failure_rate']:.0%} fail (overall {s['overall_rate']:.0%})")
+            lines.append(f"- {s['attribute']} = {s['group']}: token F1 {s['mean_token_f1']:.2f} "
+                         f"(overall {s['overall_token_f1']:.2f}), {s['failure_rate']:.0%} fail "
+                         f"(overall {s['overall_rate']:.0%})")
     if targeted["topics"]:
         lines += ["", "## Failing topics", ""]
         for t in targeted["topics"]:
@@ -140,21 +142,37 @@ def render_markdown(report: dict) -> str:
 
 def render_html(report: dict, plots: dict[str, str]) -> str:
     """The Markdown's content as HTML, with the plots inline; every user string escaped."""
-    body = []
+    body: list[str] = []
+    table: list[list[str]] = []
+    items: list[str] = []
+
+    def flush() -> None:
+        if table:
+            head = "".join(f"<th>{_e(c)}</th>" for c in table[0])
+            rows = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in table[1:])
+            body.append(f"<table><tr>{head}</tr>{rows}</table>")
+            table.clear()
+        if items:
+            body.append("<ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>")
+            items.clear()
+
     for line in render_markdown(report).splitlines():
+        if line.startswith("|---"):
+            continue
+        if line.startswith("| "):
+            table.append([c.strip() for c in line.strip("|").split("|")])
+            continue
+        if line.startswith("- "):
+            items.append(line[2:].replace("**", ""))
+            continue
+        flush()
         if line.startswith("# "):
             body.append(f"<h1>{_e(line[2:])}</h1>")
         elif line.startswith("## "):
             body.append(f"<h2>{_e(line[3:])}</h2>")
-        elif line.startswith("|---"):
-            continue
-        elif line.startswith("| "):
-            cells = "".join(f"<td>{_e(c.strip())}</td>" for c in line.strip("|").split("|"))
-            body.append(f"<table><tr>{cells}</tr></table>")
-        elif line.startswith("- "):
-            body.append(f"<ul><li>{_e(line[2:].replace('**', ''))}</li></ul>")
         elif line:
             body.append(f"<p>{_e(line.replace('**', ''))}</p>")
+    flush()
     examples = []
     for c in report["targeted"]["categories"]:
         for ex in c["examples"]:
@@ -165,7 +183,7 @@ def render_html(report: dict, plots: dict[str, str]) -> str:
                     + "".join(examples) + "</table>")
     figures = "".join(f"<figure>{svg}<figcaption>{_e(name)}</figcaption></figure>" for name, svg in plots.items())
     style = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top}figure{display:inline-block;margin:1rem}")
+             "td,th{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top;text-align:left}figure{display:inline-block;margin:1rem}")
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(report['project'])} report</title>"
             f"<style>{style}</style></head><body>{''.join(body)}<h2>Plots</h2>{figures}</body></html>\n")
 
