@@ -109,9 +109,11 @@ def _run_prepare(config: Path, *, output: Path | None, strict: bool, use_cache: 
 def example_command(
     directory: Annotated[Path, typer.Argument(help="folder to write the example data and config into")],
 ) -> None:
-    """Write the built-in example data set (with planted defects) and its config."""
-    config_path = write_example(directory)
-    console.print(f"wrote {config_path} and {directory / 'data'}/ ; planted rows are listed in {directory / 'planted.json'}")
+    """Write the built-in example data set (with planted defects), a tiny model and the config."""
+    config_path = write_example(directory, with_model=True)
+    console.print(f"wrote {config_path}, {directory / 'data'}/ and a tiny model in {directory / 'model'}/; "
+                  f"planted rows are listed in {directory / 'planted.json'}")
+    console.print(f"next: harness prepare {config_path}  |  harness check {config_path}  |  harness loop {config_path}")
 
 
 @app.command("demo")
