@@ -144,7 +144,7 @@ def demo_command(
             raise typer.Exit(1)
         if round_number == 1:
             added = supply_requested_data(result.report, directory / "example")
-            console.print(f"[bold]adding the requested data[/]: " + (", ".join(
+            console.print("[bold]adding the requested data[/]: " + (", ".join(
                 f"{n} rows for {request}" for request, n in added.items()) or "nothing the generator can make"))
 
 

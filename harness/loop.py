@@ -30,7 +30,8 @@ from harness.progress import Reporter
 from harness.report.compare import compare
 from harness.report.render import categories_plot, group_plot, loss_plot, metric_bars, write_report
 from harness.report.targeted import targeted_report
-from harness.train.recipe import _digest, _git_commit, finetune
+from harness.io.readers import file_digest
+from harness.train.recipe import finetune, git_commit
 
 ITERATION = re.compile(r"^iter-(\d{3})$")
 
@@ -96,11 +97,11 @@ def run_iteration(config: HarnessConfig, base: Path, *, force: bool = False, roo
     manifest = {
         "iteration": folder.name, "project": config.project, "config": config.model_dump(mode="json"),
         "inputs": input_fingerprint(config, base)["files"],
-        "splits": {s: _digest(folder / "data" / f"{s}.parquet") for s in SPLITS},
+        "splits": {s: file_digest(folder / "data" / f"{s}.parquet") for s in SPLITS},
         "seed": config.seed, "gate": {"passed": verdict.passed, "forced": verdict.forced},
         "versions": {n: version(n) for n in ("torch", "transformers", "peft", "polars", "datasketch")}
         | {"harness": harness.__version__, "python": platform.python_version()},
-        "git_commit": _git_commit(), "seconds": seconds,
+        "git_commit": git_commit(), "seconds": seconds,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     report = {"project": config.project, "iteration": folder.name, "gate": manifest["gate"],

@@ -32,7 +32,7 @@ from harness.data.rejects import CLUSTER_SCHEMA, StepResult, count_reasons
 from harness.data.schema import text_views
 from harness.data.split import SPLITS, assign_splits
 from harness.data.tokens import load_token_counter
-from harness.io.readers import expand_inputs
+from harness.io.readers import expand_inputs, file_digest
 from harness.io.writers import write_frame, write_json
 from harness.progress import Reporter
 
@@ -50,14 +50,6 @@ class PrepareResult:
     cached: bool
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def input_fingerprint(config: HarnessConfig, base: Path) -> dict:
     """What the result depends on: config, input and benchmark file contents, versions."""
     files = [p for spec in config.data.inputs for p in expand_inputs(spec.path, base)]
@@ -65,7 +57,7 @@ def input_fingerprint(config: HarnessConfig, base: Path) -> dict:
     settings = config.model_dump(mode="json", exclude={"output_dir"})
     return {
         "config": settings,
-        "files": {str(p): _file_digest(p) for p in files},
+        "files": {str(p): file_digest(p) for p in files},
         "versions": {"harness": harness.__version__, "polars": version("polars"), "datasketch": version("datasketch")},
     }
 

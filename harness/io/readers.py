@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import glob
 import gzip
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -44,6 +45,15 @@ class ParseFailure:
     reason: str
     detail: str
     raw: str
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks (inputs can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def expand_inputs(pattern: str, base: Path) -> list[Path]:

@@ -9,7 +9,6 @@ plain ``peft.PeftModel.from_pretrained``) -> forgetting check -> manifest.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import math
@@ -39,6 +38,7 @@ import harness
 from harness.checks.gate import Verdict, data_dir_for, run_checks, write_verdict
 from harness.config import ConfigError, HarnessConfig, TrainConfig
 from harness.train.formatting import collator, encode_rows
+from harness.io.readers import file_digest
 from harness.io.writers import write_json
 from harness.progress import Reporter
 
@@ -170,11 +170,8 @@ def read_reference_texts(path: Path) -> list[str]:
     return [line for line in path.read_text().splitlines() if line.strip()]
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The checkout's commit, recorded in manifests; None outside a git checkout."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
@@ -325,7 +322,7 @@ def finetune(
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
         "gate": {"passed": verdict.passed, "forced": verdict.forced, "critical_failures":
                  [o.description for o in verdict.failures("critical")]},
-        "data": {s: _digest(data_dir / f"{s}.parquet") for s in ("train", "validation")},
+        "data": {s: file_digest(data_dir / f"{s}.parquet") for s in ("train", "validation")},
         "encoding": {s: e.stats for s, e in encoded.items()},
         "metrics": metrics,
         "forgetting": forgetting,
@@ -333,7 +330,7 @@ def finetune(
         "resumed_from": resume_from,
         "versions": {name: version(name) for name in ("torch", "transformers", "peft", "polars")} | {
             "harness": harness.__version__, "python": platform.python_version()},
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "seconds": round(time.perf_counter() - started, 2),
     }
