@@ -297,7 +297,8 @@ def print_iteration(result) -> None:
         console.print("[bold red]gate: FAIL[/] the iteration stopped before training (see checks/)")
         return
     if comparison:
-        for name, item in {**comparison["scores"], **comparison["categories"]}.items():
+        for name, item in {**comparison["scores"], **{f"benchmark {t}": v for t, v in comparison.get("benchmarks", {}).items()},
+                           **comparison["categories"]}.items():
             if item["status"] != "unchanged":
                 console.print(f"  {name}: {item['before']:.3g} -> {item['now']:.3g} ({item['status']})", highlight=False)
         flips = comparison["flips"]

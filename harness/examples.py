@@ -52,12 +52,25 @@ _SUBJECTS = ["a rainy morning", "a lost key", "the first day of school", "a ligh
 FIRST_ARITHMETIC_ROWS = 12
 
 
-def arithmetic_rows(rng: random.Random, count: int, *, exclude: set[tuple[int, int]] = frozenset()) -> list[dict]:
-    """Distinct addition questions; an unlimited supply for the data the reports request."""
+def _benchmark_pairs() -> list[tuple[int, int]]:
+    """Addition questions held out of every training row: the demo's fixed yardstick across iterations."""
+    rng = random.Random(1234)
+    pairs: set[tuple[int, int]] = set()
+    while len(pairs) < 40:
+        pairs.add((rng.randint(2, 99), rng.randint(2, 99)))
+    return sorted(pairs)
+
+
+BENCHMARK_PAIRS = _benchmark_pairs()
+
+
+def arithmetic_rows(rng: random.Random, count: int) -> list[dict]:
+    """Distinct addition questions, never one of the benchmark's; an unlimited supply for the data requests."""
+    held_out = set(BENCHMARK_PAIRS)
     pairs: set[tuple[int, int]] = set()
     while len(pairs) < count:
         pair = (rng.randint(2, 99), rng.randint(2, 99))
-        if pair not in exclude:
+        if pair not in held_out:
             pairs.add(pair)
     return [{"instruction": f"Add {a} and {b}.", "input": "", "output": f"{a} plus {b} equals {a + b}.",
              "topic": "arithmetic", "region": rng.choice(_REGIONS)} for a, b in sorted(pairs)]
@@ -171,7 +184,8 @@ CONFIG = {
     "checks": {"max_seq_len": 128},
     "train": {"method": "full", "max_seq_len": 128, "max_steps": 200, "eval_steps": 50, "batch_size": 8,
               "learning_rate": 3e-3, "warmup": 0.05, "early_stopping_patience": None},
-    "eval": {"max_new_tokens": 24, "batch_size": 16, "bootstrap_resamples": 200, "group_attributes": ["topic", "region"]},
+    "eval": {"max_new_tokens": 24, "batch_size": 16, "bootstrap_resamples": 200, "group_attributes": ["topic", "region"],
+             "benchmarks": ["benchmarks"]},
 }
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<s>", "</s>"]
 CHAT_TEMPLATE = (
@@ -213,7 +227,7 @@ def example_vocabulary() -> list[str]:
     texts = ["### Instruction : Input : Response : Label assistant user system"]
     texts += [f"{r['instruction']} {r['input']} {r['output']}" for r in _clean_rows(rng)]
     texts += [f"{r['instruction']} {r['input']} {r['output']}" for _, r in _planted_rows() + _cleaned_but_kept()]
-    texts += [" ".join(str(n) for n in range(0, 200))]
+    texts += [" ".join(str(n) for n in range(0, 200)) + " plus equals"]
     return texts
 
 
@@ -241,6 +255,16 @@ def supply_requested_data(report: dict, directory: Path, *, seed: int = 11) -> d
     return written
 
 
+def _write_benchmark(folder: Path) -> None:
+    """A generation benchmark of held-out additions, asked in the training template."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = {"type": "generation", "prompt": "### Instruction:\nAdd {a} and {b}.\n\n### Response:\n", "answer": "answer",
+            "metric": "token_f1", "max_new_tokens": 12}
+    (folder / "arithmetic.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    items = [{"a": a, "b": b, "answer": f"{a} plus {b} equals {a + b}."} for a, b in BENCHMARK_PAIRS]
+    (folder / "arithmetic.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+
+
 def write_example(directory: Path, *, seed: int = 7, with_model: bool = False) -> Path:
     """Write data files, ``planted.json``, ``harness.yaml`` and (``with_model``) a tiny model into directory;
     returns the config path."""
@@ -266,6 +290,7 @@ def write_example(directory: Path, *, seed: int = 7, with_model: bool = False) -
                       for i, (reason, _) in enumerate(MALFORMED_LINES)],
     }
     (directory / "planted.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    _write_benchmark(directory / "benchmarks")
     config_path = directory / "harness.yaml"
     config = CONFIG | {"train": CONFIG["train"] | {"model": str((directory / "model").resolve())}}
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))

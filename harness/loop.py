@@ -27,7 +27,7 @@ from harness.data.split import SPLITS
 from harness.eval.evaluation import evaluate_models
 from harness.io.writers import write_json, write_text
 from harness.progress import Reporter
-from harness.report.compare import compare
+from harness.report.compare import compare, compare_benchmarks
 from harness.report.render import categories_plot, group_plot, loss_plot, metric_bars, write_report
 from harness.report.targeted import targeted_report
 from harness.io.readers import file_digest
@@ -121,6 +121,11 @@ def run_iteration(config: HarnessConfig, base: Path, *, force: bool = False, roo
         before = pl.read_parquet(previous[-1] / "eval" / "predictions.parquet")
         report["comparison"] = compare(before, evaluation.predictions, resamples=config.eval.bootstrap_resamples,
                                        seed=config.seed) | {"previous": previous[-1].name}
+        earlier = json.loads((previous[-1] / "eval" / "eval.json").read_text()).get("benchmarks", {})
+        benchmarks = compare_benchmarks(earlier, evaluation.report.get("benchmarks", {}),
+                                        resamples=config.eval.bootstrap_resamples, seed=config.seed)
+        report["comparison"]["benchmarks"] = benchmarks
+        report["comparison"]["regressions"] += [f"benchmark {t}" for t, v in benchmarks.items() if v["status"] == "regressed"]
     log = [json.loads(line) for line in (folder / "train" / "train_log.jsonl").read_text().splitlines() if line]
     model = "tuned" if "tuned" in evaluation.report["models"] else "base"
     plots = {name: svg for name, svg in {

@@ -125,3 +125,31 @@ def test_runs_list_and_compare_commands(two_iterations):
     missing = runner.invoke(app, ["runs", "compare", str(config_path), "iter-001", "iter-009", "--root",
                                   str(root / "runs")])
     assert missing.exit_code == 2 and "no evaluation" in missing.output
+
+
+def test_held_out_benchmark_is_compared_item_by_item(two_iterations):
+    _, _, results = two_iterations
+    benchmark = results[1].report["comparison"]["benchmarks"]["arithmetic"]
+    assert benchmark["metric"] == "token_f1" and benchmark["status"] in {"improved", "regressed", "unchanged"}
+    assert len(results[1].report["eval"]["benchmarks"]["arithmetic"]["tuned"]["per_item"]) == 40
+
+
+def test_report_renders_in_a_headless_browser(two_iterations, tmp_path):
+    """A screenshot of the page is not blank. .ci/run installs Debian's Chromium; elsewhere this skips."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (.ci/run installs it from Debian's packages)")
+    root, _, _ = two_iterations
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1600", f"--screenshot={shot}",
+                    (root / "runs" / "iter-002" / "report.html").resolve().as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    from matplotlib.image import imread
+
+    pixels = imread(shot)
+    assert pixels.shape[0] >= 1000 and pixels[..., :3].std() > 0.05  # text, tables and plots, not a blank page

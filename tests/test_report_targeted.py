@@ -31,3 +31,14 @@ def test_planted_failures_become_named_requests():
     assert any("add" in topic["topic"] for topic in report["topics"])
     first = next(line for line in report["data_requests"] if line["request"] == arithmetic["id"])
     assert first["nearest_training"][0]["row_id"] == 100  # "Add 2 and 2." is the closest training prompt
+
+
+def test_labels_are_slices_for_classification():
+    rows = [{"prompt_text": f"Review {i}: fine product", "prediction": "positive" if i < 10 else "nonsense words",
+             "reference": "positive" if i < 10 else "negative", "label": "positive" if i < 10 else "negative"}
+            for i in range(20)]
+    frame = pl.DataFrame(rows).with_columns(pl.int_range(pl.len()).alias("row_id"), pl.lit(False).alias("hit_max_tokens"),
+                                            pl.lit("tuned").alias("model"))
+    report = targeted_report(categorise(frame, CategoryConfig()), pl.DataFrame({"row_id": [1], "prompt_text": ["x"]}),
+                             attributes=[], seed=0)
+    assert [(s["attribute"], s["group"]) for s in report["slices"]] == [("label", "negative")]

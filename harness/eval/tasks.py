@@ -9,7 +9,8 @@ metric: exact_match          # generation: exact_match | token_f1 | contains
 parse: {first_line: true, strip: ".", lowercase: true}   # generation: how an answer is read
 ```
 
-Multiple choice is scored as lm-evaluation-harness does: the log-likelihood
+Every result keeps its per-item scores (``per_item``), so two iterations can be
+compared item by item. Multiple choice is scored as lm-evaluation-harness does: the log-likelihood
 of each choice (with a leading space) after the prompt; ``acc`` takes the
 highest sum, ``acc_norm`` the highest per byte of the choice.
 """
@@ -119,7 +120,8 @@ def run_task(task: Task, model, tokenizer, *, add_bos: bool, batch_size: int, re
             acc.append(float(np.argmax(scores) == gold))
             acc_norm.append(float(np.argmax(scores / lengths) == gold))
         return {"items": len(acc), "acc": mean_with_interval(np.array(acc), resamples=resamples, seed=seed),
-                "acc_norm": mean_with_interval(np.array(acc_norm), resamples=resamples, seed=seed)}
+                "acc_norm": mean_with_interval(np.array(acc_norm), resamples=resamples, seed=seed),
+                "metric": "acc", "per_item": acc}
     generated = generate(model, tokenizer, prompt_ids(tokenizer, prompts, add_bos=add_bos), batch_size=batch_size,
                          max_new_tokens=spec.max_new_tokens)
     answers = [parse_answer(t, spec.parse) for t in generated.texts]
@@ -130,7 +132,8 @@ def run_task(task: Task, model, tokenizer, *, add_bos: bool, batch_size: int, re
         scores = [float(normalize_answer(g) in normalize_answer(a)) for a, g in zip(answers, golds, strict=True)]
     else:
         scores = [float(a == parse_answer(g, spec.parse)) for a, g in zip(answers, golds, strict=True)]
-    return {"items": len(scores), spec.metric: mean_with_interval(np.array(scores), resamples=resamples, seed=seed)}
+    return {"items": len(scores), spec.metric: mean_with_interval(np.array(scores), resamples=resamples, seed=seed),
+            "metric": spec.metric, "per_item": [float(x) for x in scores]}
 
 
 def run_lm_eval(tasks: list[str], model_path: str, adapter: Path | None) -> dict:

@@ -40,17 +40,36 @@ def mcnemar_p(before: np.ndarray, after: np.ndarray) -> float:
     return 1.0 if fixed + broke == 0 else float(binomtest(fixed, fixed + broke, 0.5).pvalue)
 
 
+def _change(diff: np.ndarray, *, resamples: int, seed: int) -> dict:
+    """Mean paired difference with its bootstrap interval; a status only when the interval excludes zero."""
+    low, high = bootstrap_interval(len(diff), lambda idx: float(np.mean(diff[idx])), resamples=resamples, seed=seed)
+    status = "improved" if low > 0 else "regressed" if high < 0 else "unchanged"
+    return {"change": float(diff.mean()) if len(diff) else 0.0, "ci_low": low, "ci_high": high, "status": status}
+
+
+def compare_benchmarks(previous: dict, current: dict, *, resamples: int = 1000, seed: int = 0) -> dict:
+    """Benchmarks run in both evaluations: their items are the same, so they pair item by item."""
+    result = {}
+    for task, models in current.items():
+        model = "tuned" if "tuned" in models else "base"
+        before = previous.get(task, {}).get(model)
+        now = models[model]
+        if before is None or len(before["per_item"]) != len(now["per_item"]):
+            continue
+        diff = np.array(now["per_item"]) - np.array(before["per_item"])
+        result[task] = {"metric": now["metric"], "before": float(np.mean(before["per_item"])),
+                        "now": float(np.mean(now["per_item"]))} | _change(diff, resamples=resamples, seed=seed)
+    return result
+
+
 def compare(previous: pl.DataFrame, current: pl.DataFrame, *, resamples: int = 1000, seed: int = 0) -> dict:
     pairs = paired(previous, current)
     result: dict = {"paired_examples": pairs.height, "scores": {}, "categories": {}, "flips": {}}
     for score in SCORES:
         diff = (pairs[f"{score}_now"] - pairs[score]).to_numpy()
-        low, high = bootstrap_interval(len(diff), lambda idx, d=diff: float(np.mean(d[idx])), resamples=resamples,
-                                       seed=seed)
-        status = "improved" if low > 0 else "regressed" if high < 0 else "unchanged"
-        result["scores"][score] = {"before": float(pairs[score].mean() or 0.0), "now": float(pairs[f"{score}_now"].mean() or 0.0),
-                                   "change": float(diff.mean()) if len(diff) else 0.0, "ci_low": low, "ci_high": high,
-                                   "status": status}
+        result["scores"][score] = {"before": float(pairs[score].mean() or 0.0),
+                                   "now": float(pairs[f"{score}_now"].mean() or 0.0)} | _change(
+            diff, resamples=resamples, seed=seed)
     for category in CATEGORIES:
         before = pairs[f"is_{category}"].to_numpy().astype(bool)
         after = pairs[f"is_{category}_now"].to_numpy().astype(bool)

@@ -112,6 +112,8 @@ def render_markdown(report: dict) -> str:
                   "|---|---|---|---|"]
         for score, v in comparison["scores"].items():
             lines.append(f"| {score} | {v['before']:.3f} | {v['now']:.3f} | {v['status']} |")
+        for task, v in comparison.get("benchmarks", {}).items():
+            lines.append(f"| benchmark {task} ({v['metric']}) | {v['before']:.3f} | {v['now']:.3f} | {v['status']} |")
         for category, v in comparison["categories"].items():
             if v["before"] or v["now"]:
                 lines.append(f"| {category} | {v['before']} | {v['now']} | {v['status']} (p={v['p_value']:.3f}) |")

@@ -127,10 +127,11 @@ def targeted_report(predictions: pl.DataFrame, train: pl.DataFrame, *, attribute
     """Categories, weak slices, topic clusters, and the data requests they lead to."""
     failing = failures(predictions)
     total = predictions.filter(pl.col("model") == (failing["model"][0] if failing.height else "base")).height
+    dimensions = list(attributes) + (["label"] if "label" in predictions.columns and "label" not in attributes else [])
     report = {
         "failures": failing.height, "evaluated": total,
         "categories": by_category(failing, total),
-        "slices": by_slice(predictions, failing, attributes) if failing.height else [],
+        "slices": by_slice(predictions, failing, dimensions) if failing.height else [],
         "topics": topic_clusters(failing, seed=seed),
     }
     requests = []
