@@ -41,6 +41,7 @@ def project(tmp_path_factory) -> Path:
 def configure(project: Path, run: str, **train) -> Path:
     raw = yaml.safe_load((project / "ex" / "harness.yaml").read_text())
     raw["checks"] = {"data_dir": str(project / "data")} | train.pop("checks", {})
+    raw["eval"]["benchmarks"] = [str(project / "ex" / "benchmarks")]  # this config lives outside ex/
     raw["train"] = {"model": str(project / "model"), "max_steps": 30, "eval_steps": 10, "batch_size": 8,
                     "learning_rate": 1e-2, "output_dir": str(project / run), "early_stopping_patience": None} | train
     path = project / f"{run}.yaml"
