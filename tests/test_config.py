@@ -59,3 +59,19 @@ def test_every_shipped_config_loads(tmp_path):
     for path in shipped:
         config, _ = load_config(path)
         assert config.project
+
+
+def test_readme_config_examples_are_valid():
+    """The YAML snippets in the README are configs users copy: they must validate."""
+    import re
+
+    from harness.config import HarnessConfig
+
+    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        raw = yaml.safe_load(block)
+        config = {"project": "p", "data": {"kind": "instruction", "inputs": ["x.jsonl"]}} | raw
+        if "train" in config:
+            config["train"] = {"model": "m"} | config["train"]
+        HarnessConfig.model_validate(config)
