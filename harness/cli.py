@@ -343,7 +343,10 @@ def runs_list(
     from harness.loop import project_root
     from harness.runs import list_runs
 
-    settings, _ = load_config(config)
+    try:
+        settings, _ = load_config(config)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
     table = Table("iteration", "started", "gate", "token F1", "failing answers", "seconds", box=None, pad_edge=False)
     for row in list_runs(root or project_root(settings)):
         gate = "pass" if row["gate"]["passed"] else ("forced" if row["gate"]["forced"] else "FAIL")

@@ -79,9 +79,11 @@ def run_iteration(config: HarnessConfig, base: Path, *, force: bool = False, roo
     reporter = reporter or Reporter(None)
     root = root or project_root(config)
     previous = iterations(root)
-    folder = root / f"iter-{len(previous) + 1:03d}"
-    folder.mkdir(parents=True, exist_ok=False)
+    # Numbered after every iteration folder, finished or not: a crashed one is kept for inspection.
+    started = [int(m.group(1)) for p in root.glob("iter-*") if (m := ITERATION.match(p.name))]
+    folder = root / f"iter-{max(started, default=0) + 1:03d}"
     settings = _configured_for(config, folder)
+    folder.mkdir(parents=True)
     seconds: dict[str, float] = {}
 
     def timed(name, step):

@@ -153,3 +153,22 @@ def test_report_renders_in_a_headless_browser(two_iterations, tmp_path):
 
     pixels = imread(shot)
     assert pixels.shape[0] >= 1000 and pixels[..., :3].std() > 0.05  # text, tables and plots, not a blank page
+
+
+def test_bad_config_or_crashed_iteration_does_not_block_the_next(tmp_path):
+    path = write_example(tmp_path / "ex")
+    raw = yaml.safe_load(path.read_text())
+    raw.pop("train")
+    path.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["loop", str(path), "--root", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "train section" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "runs" / "iter-001").exists()
+    (tmp_path / "runs" / "iter-001").mkdir(parents=True)  # an iteration that crashed before its manifest
+    from harness.loop import run_iteration
+
+    config, base = load_config(path)
+    with pytest.raises(Exception, match="train section"):
+        run_iteration(config, base, root=tmp_path / "runs")
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["iter-001"]
+    bad = runner.invoke(app, ["runs", "list", str(tmp_path / "missing.yaml")])
+    assert bad.exit_code == 2 and "config file not found" in bad.output
